@@ -1,0 +1,1 @@
+"""Talking to the EVM chain: connections, signed transactions, the Marketplace client and events."""

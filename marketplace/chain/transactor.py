@@ -1,0 +1,170 @@
+"""Signing and sending transactions with a local key: nonce, fees, receipts, decoded reverts.
+
+Keys never leave this process and are never logged: only the account address is shown.
+Every transaction is estimated first, so a revert is reported (decoded into a named
+:class:`~marketplace.errors.ContractRevert`) before anything is broadcast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted
+
+from marketplace.chain.reverts import RevertDecoder, revert_data_from_exception
+from marketplace.errors import ChainError, ContractRevert
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    """The parts of a receipt the rest of the code uses."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    logs: list[Any]
+    raw: Any = field(repr=False)
+
+
+@dataclass
+class GasLog:
+    """Gas used per function name, in call order (for benchmarks and reports)."""
+
+    entries: list[tuple[str, int]] = field(default_factory=list)
+
+    def record(self, name: str, gas: int) -> None:
+        self.entries.append((name, gas))
+
+    def last(self, name: str) -> int:
+        for fn, gas in reversed(self.entries):
+            if fn == name:
+                return gas
+        raise KeyError(name)
+
+
+class Transactor:
+    """Sends transactions from one local account, serialising nonces within the process."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        decoder: RevertDecoder,
+        *,
+        receipt_timeout: float = 120.0,
+        gas_log: GasLog | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.decoder = decoder
+        self.receipt_timeout = receipt_timeout
+        self.gas_log = gas_log if gas_log is not None else GasLog()
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def transact(self, call: ContractFunction, *, name: str | None = None) -> TxReceipt:
+        """Estimate, sign, send and await ``call``; raise ContractRevert on any revert."""
+        label = name or call.fn_name
+        with self._lock:
+            base: dict[str, Any] = {"from": self.address, "chainId": self.w3.eth.chain_id}
+            try:
+                gas = call.estimate_gas(base)
+            except (ContractLogicError, ValueError) as exc:
+                raise self._revert(exc, label) from None
+            tx = call.build_transaction(
+                {**base, "gas": int(gas * 1.25) + 10_000, "nonce": self._nonce(), **self._fees()}
+            )
+            receipt = self._send(tx, label)
+        self.gas_log.record(label, receipt.gas_used)
+        return receipt
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any) -> tuple[str, TxReceipt]:
+        """Deploy a contract; returns (address, receipt)."""
+        factory: type[Contract] = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        constructor = factory.constructor(*args)
+        with self._lock:
+            base: dict[str, Any] = {"from": self.address, "chainId": self.w3.eth.chain_id}
+            try:
+                gas = constructor.estimate_gas(base)
+            except (ContractLogicError, ValueError) as exc:
+                raise self._revert(exc, "constructor") from None
+            tx = constructor.build_transaction(
+                {**base, "gas": int(gas * 1.2) + 50_000, "nonce": self._nonce(), **self._fees()}
+            )
+            receipt = self._send(tx, "deploy")
+        address = receipt.raw["contractAddress"]
+        if not address:
+            raise ChainError("deployment produced no contract address")
+        self.gas_log.record("deploy", receipt.gas_used)
+        return str(address), receipt
+
+    def call(self, call: ContractFunction, *, name: str | None = None) -> Any:
+        """Run a view call from this account, decoding reverts."""
+        try:
+            return call.call({"from": self.address})
+        except (ContractLogicError, ValueError) as exc:
+            raise self._revert(exc, name or call.fn_name) from None
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _nonce(self) -> int:
+        return int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+
+    def _fees(self) -> dict[str, int]:
+        block = self.w3.eth.get_block("latest")
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:  # pre-London chains
+            return {"gasPrice": int(self.w3.eth.gas_price)}
+        tip = 1_000_000_000
+        return {"maxFeePerGas": int(base_fee) * 2 + tip, "maxPriorityFeePerGas": tip}
+
+    def _send(self, tx: dict[str, Any], label: str) -> TxReceipt:
+        signed = self.account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            raw = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout, poll_latency=0.05
+            )
+        except TimeExhausted as exc:
+            raise ChainError(
+                f"{label}: transaction {tx_hash.hex()} not mined within {self.receipt_timeout:.0f}s",
+                hint="check that the chain is mining; the transaction may still land",
+            ) from exc
+        if raw["status"] != 1:
+            raise self._replay_revert(tx, raw, label)
+        return TxReceipt(
+            tx_hash="0x" + bytes(raw["transactionHash"]).hex(),
+            block_number=int(raw["blockNumber"]),
+            gas_used=int(raw["gasUsed"]),
+            logs=list(raw["logs"]),
+            raw=raw,
+        )
+
+    def _replay_revert(self, tx: dict[str, Any], raw: Any, label: str) -> ContractRevert:
+        """A mined transaction failed: replay it as a call at its block to learn why."""
+        call_tx = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.w3.eth.call(call_tx, raw["blockNumber"] - 1)  # type: ignore[arg-type]
+        except Exception as exc:
+            return self._revert(exc, label)
+        return ContractRevert("Reverted", (), function=label)
+
+    def _revert(self, exc: BaseException, label: str) -> ContractRevert:
+        data = revert_data_from_exception(exc)
+        if data is None:
+            message = str(exc)
+            return ContractRevert("Error", (message,), function=label)
+        return self.decoder.decode(data, function=label)
+
+
+AccountFactory = Callable[[], LocalAccount]
