@@ -18,9 +18,7 @@ def dev_account(index: int) -> LocalAccount:
     if not 0 <= index < 1000:
         raise ValueError(f"dev account index out of range: {index}")
     Account.enable_unaudited_hdwallet_features()
-    acct: LocalAccount = Account.from_mnemonic(
-        DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
-    )
+    acct: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return acct
 
 

@@ -44,7 +44,9 @@ class Deployments:
                 engine=str(data.get("engine", "anvil")),
                 deployed_block=int(data["deployed_block"]),
                 contracts={str(k): str(v) for k, v in data["contracts"].items()},
-                artifact_hashes={str(k): str(v) for k, v in data.get("artifact_hashes", {}).items()},
+                artifact_hashes={
+                    str(k): str(v) for k, v in data.get("artifact_hashes", {}).items()
+                },
                 deployer=str(data.get("deployer", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -131,8 +131,14 @@ def engine_command(engine: str, devnet_dir: Path, host: str, port: int) -> list[
     raise DevnetError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-def start(devnet_dir: Path, *, engine: str = "anvil", port: int = 8545, host: str = "127.0.0.1",
-          ready_timeout: float = 60.0) -> NodeInfo:
+def start(
+    devnet_dir: Path,
+    *,
+    engine: str = "anvil",
+    port: int = 8545,
+    host: str = "127.0.0.1",
+    ready_timeout: float = 60.0,
+) -> NodeInfo:
     """Start the chain detached and wait until its RPC answers."""
     if port_in_use(host, port):
         raise DevnetError(
@@ -157,7 +163,9 @@ def start(devnet_dir: Path, *, engine: str = "anvil", port: int = 8545, host: st
         if proc.poll() is not None:
             tail = log_file(devnet_dir).read_text(errors="replace")[-2000:]
             node_file(devnet_dir).unlink(missing_ok=True)
-            raise DevnetError(f"{engine} exited with code {proc.returncode} while starting:\n{tail}")
+            raise DevnetError(
+                f"{engine} exited with code {proc.returncode} while starting:\n{tail}"
+            )
         if rpc_ready(info.rpc_url):
             return info
         time.sleep(0.1)

@@ -45,9 +45,13 @@ class RevertDecoder:
         selector, body = raw[:4], raw[4:]
         try:
             if selector == _ERROR_STRING:
-                return ContractRevert("Error", tuple(abi_decode(["string"], body)), function=function)
+                return ContractRevert(
+                    "Error", tuple(abi_decode(["string"], body)), function=function
+                )
             if selector == _PANIC:
-                return ContractRevert("Panic", tuple(abi_decode(["uint256"], body)), function=function)
+                return ContractRevert(
+                    "Panic", tuple(abi_decode(["uint256"], body)), function=function
+                )
             if selector in self._errors:
                 name, types = self._errors[selector]
                 values = abi_decode(types, body)
