@@ -1,0 +1,200 @@
+"""The default content store: a directory of blocks that several processes share safely.
+
+Layout under the store directory::
+
+    blocks/<xy>/<cid>     one file per block, named by its base32 CID; <xy> is the CID's
+                          next-to-last two characters (as Kubo's flatfs shards), so no
+                          directory grows past a few thousand entries
+    blocks/<xy>/.tmp-*    a block being written (never read; removed by gc)
+    pins/<cid>            one empty file per recursively pinned root
+    lock                  flock target: add/pin/unpin hold it shared, gc exclusive
+
+A block is written to a temporary file in its final directory, fsynced and renamed over its
+final name (``os.replace``), and the directories touched are fsynced once per add. A process
+killed at any point leaves either the whole block or no block under the CID's name; readers
+hash every block they read, so a block damaged later (disk, a stray editor) is reported as
+:class:`~marketplace.errors.CorruptContent`, never returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from marketplace.errors import StorageError
+from marketplace.storage.dagstore import DagStore
+from marketplace.storage.importer import Block
+from marketplace.storage.multiformats import CID
+from marketplace.storage.errors import InvalidCid
+
+_TMP_PREFIX = ".tmp-"
+
+
+class EmbeddedStore(DagStore):
+    """Blocks and pins as files under ``root``; see the module docstring for the layout.
+
+    ``durable=False`` skips fsync (tests and throw-away stores); atomicity is kept either way.
+    """
+
+    def __init__(self, root: str | Path, *, durable: bool = True) -> None:
+        self.root = Path(root)
+        self.durable = durable
+        self._blocks = self.root / "blocks"
+        self._pin_dir = self.root / "pins"
+        try:
+            self._blocks.mkdir(parents=True, exist_ok=True)
+            self._pin_dir.mkdir(exist_ok=True)
+            (self.root / "lock").touch(exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create content store at {self.root}: {exc}") from exc
+        self._dirty_dirs: set[Path] = set()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.root)!r})"
+
+    # ---- paths -------------------------------------------------------------------------
+    def block_path(self, cid: CID) -> Path:
+        """The file that holds ``cid``'s block."""
+        text = str(cid)
+        return self._blocks / text[-3:-1] / text
+
+    def _location(self, cid: CID) -> str:
+        return str(self.block_path(cid))
+
+    # ---- locking -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._flock(fcntl.LOCK_SH)
+
+    def _gc_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._flock(fcntl.LOCK_EX)
+
+    # ---- blocks ------------------------------------------------------------------------
+    def _read_block(self, cid: CID) -> bytes | None:
+        try:
+            with open(self.block_path(cid), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read block {cid}: {exc}") from exc
+
+    def _has_block(self, cid: CID) -> bool:
+        return self.block_path(cid).is_file()
+
+    def _write_blocks(self, blocks: list[Block]) -> None:
+        for block in blocks:
+            path = self.block_path(block.cid)
+            if self._intact(path, block):
+                continue
+            self._write_atomic(path, block.data)
+
+    def _intact(self, path: Path, block: Block) -> bool:
+        """Whether a good copy is already stored (a damaged one is rewritten)."""
+        try:
+            if path.stat().st_size != len(block.data):
+                return False
+        except FileNotFoundError:
+            return False
+        existing = self._read_block(block.cid)
+        return existing is not None and block.cid.matches(existing)
+
+    def _write_atomic(self, path: Path, data: bytes | memoryview) -> None:
+        directory = path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StorageError(f"cannot write block {path.name}: {exc}") from exc
+        self._dirty_dirs.add(directory)
+
+    def _after_add(self) -> None:
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        if self.durable:
+            for directory in dirs | {self._blocks}:
+                _fsync_dir(directory)
+
+    def _delete_block(self, cid: CID) -> int:
+        path = self.block_path(cid)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def _all_blocks(self) -> Iterator[CID]:
+        for shard in sorted(self._blocks.iterdir()):
+            if not shard.is_dir():
+                continue
+            for entry in sorted(shard.iterdir()):
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    yield CID.parse(entry.name)
+                except InvalidCid:
+                    continue  # not ours; leave it alone
+
+    def _collect_temporaries(self) -> None:
+        # Only called under the exclusive gc lock, so no writer owns any temporary file.
+        for shard in self._blocks.iterdir():
+            if shard.is_dir():
+                for entry in shard.glob(f"{_TMP_PREFIX}*"):
+                    with contextlib.suppress(FileNotFoundError):
+                        entry.unlink()
+
+    # ---- pins --------------------------------------------------------------------------
+    def _pins(self) -> set[CID]:
+        pins: set[CID] = set()
+        for entry in self._pin_dir.iterdir():
+            if not entry.name.startswith("."):
+                with contextlib.suppress(InvalidCid):
+                    pins.add(CID.parse(entry.name))
+        return pins
+
+    def _write_pin(self, cid: CID) -> None:
+        path = self._pin_dir / str(cid)
+        if not path.exists():
+            self._write_atomic(path, b"")
+            if self.durable:
+                _fsync_dir(self._pin_dir)
+            self._dirty_dirs.discard(self._pin_dir)
+
+    def _remove_pin(self, cid: CID) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self._pin_dir / str(cid)).unlink()
+        if self.durable:
+            _fsync_dir(self._pin_dir)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
