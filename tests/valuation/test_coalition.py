@@ -8,7 +8,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from valuation.architecture import ModelSpec, build_module
-from valuation.coalition import ModelUtility
+from valuation.coalition import ModelUtility, Score
 from valuation.errors import GameError
 from valuation.utility import CachedUtility, Utility, all_coalitions
 
@@ -54,7 +54,7 @@ def _reference_score(
 @pytest.mark.parametrize("family", sorted(SPECS))
 @pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
 def test_batched_equals_one_by_one_for_every_coalition(
-    digits: tuple[np.ndarray, np.ndarray], family: str, score: str
+    digits: tuple[np.ndarray, np.ndarray], family: str, score: Score
 ) -> None:
     # prepare
     X, y = digits
@@ -95,7 +95,7 @@ def test_empty_coalition_scores_the_previous_model(
 
 @pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
 def test_coalition_model_is_the_sample_weighted_average(
-    digits: tuple[np.ndarray, np.ndarray], score: str
+    digits: tuple[np.ndarray, np.ndarray], score: Score
 ) -> None:
     # prepare
     X, y = digits
