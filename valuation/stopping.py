@@ -67,7 +67,7 @@ class _Composite(StoppingRule):
         for rule in rules:
             if not isinstance(rule, StoppingRule):
                 raise MethodError(f"not a stopping rule: {rule!r}")
-            flat.extend(rule.rules if type(rule) is type(self) else (rule,))  # type: ignore[attr-defined]
+            flat.extend(rule.rules if type(rule) is type(self) else (rule,))
         self.rules: tuple[StoppingRule, ...] = tuple(flat)
 
     @property
