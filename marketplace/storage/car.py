@@ -89,7 +89,7 @@ class _Cbor:
             return [self.item() for _ in range(value)]
         if major == 5:
             pairs = [(self.item(), self.item()) for _ in range(value)]
-            return dict(pairs)  # type: ignore[arg-type]
+            return dict(pairs)
         if major == 6 and value == 42:
             link = self.item()
             if not isinstance(link, bytes) or not link.startswith(b"\x00"):

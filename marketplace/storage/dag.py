@@ -43,13 +43,15 @@ def file_size(get: GetBlock, cid: CID) -> int:
     block = get(cid)
     if cid.codec == RAW:
         return len(block)
-    node, meta = _file_node(cid, block)
+    _node, meta = _file_node(cid, block)
     if meta.filesize is not None:
         return meta.filesize
     return len(meta.data) + sum(meta.blocksizes)
 
 
-def read_range(get: GetBlock, cid: CID, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+def read_range(
+    get: GetBlock, cid: CID, offset: int = 0, length: int | None = None
+) -> Iterator[bytes]:
     """Yield the file's bytes from ``offset`` for ``length`` bytes (to the end when None).
 
     Subtrees wholly outside the range are skipped using the ``blocksizes`` of their parent, so
@@ -94,7 +96,9 @@ def _read(get: GetBlock, cid: CID, start: int, end: int | None) -> Iterator[byte
         )
 
 
-def walk(get: GetBlock, root: CID, *, read_leaves: bool = True) -> Iterator[tuple[CID, bytes | None]]:
+def walk(
+    get: GetBlock, root: CID, *, read_leaves: bool = True
+) -> Iterator[tuple[CID, bytes | None]]:
     """Yield each distinct block of the DAG under ``root`` once, parents before children.
 
     With ``read_leaves=False`` raw leaves are yielded as ``(cid, None)`` without being read,

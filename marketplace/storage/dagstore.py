@@ -98,11 +98,13 @@ class DagStore(ABC):
         """Where a block lives, for error messages."""
         return str(cid)
 
+    @abstractmethod
     def _after_add(self) -> None:
-        """Hook run once all blocks of an add are written (e.g. directory fsyncs)."""
+        """Run once all blocks of an add are written (e.g. directory fsyncs)."""
 
+    @abstractmethod
     def _collect_temporaries(self) -> None:
-        """Hook run by gc to drop leftovers of interrupted writes."""
+        """Run by gc, under its lock, to drop leftovers of interrupted writes."""
 
     # ---- block access ------------------------------------------------------------------
     def get_block(self, cid: CID) -> bytes:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from marketplace.errors import StorageError
 from marketplace.storage.dagstore import DagStore
+from marketplace.storage.errors import InvalidCid
 from marketplace.storage.importer import Block
 from marketplace.storage.multiformats import CID
-from marketplace.storage.errors import InvalidCid
 
 _TMP_PREFIX = ".tmp-"
 

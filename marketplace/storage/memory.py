@@ -53,8 +53,19 @@ class MemoryStore(DagStore):
     def _remove_pin(self, cid: CID) -> None:
         self._pinned.discard(cid)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
     def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
-        return self._lock
+        return self._locked()
 
     def _gc_lock(self) -> contextlib.AbstractContextManager[None]:
-        return self._lock
+        return self._locked()
+
+    def _after_add(self) -> None:
+        """Nothing to flush in memory."""
+
+    def _collect_temporaries(self) -> None:
+        """No temporaries in memory."""
