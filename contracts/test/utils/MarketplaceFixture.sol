@@ -175,6 +175,11 @@ abstract contract MarketplaceFixture is TestBase, IMarketplaceErrors, IMarketpla
         settle(taskId, round, root, totalPaid);
     }
 
+    function single(address a) internal pure returns (address[] memory list) {
+        list = new address[](1);
+        list[0] = a;
+    }
+
     function pair(address a, address b) internal pure returns (address[] memory list) {
         list = new address[](2);
         list[0] = a;
