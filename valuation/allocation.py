@@ -38,6 +38,7 @@ from valuation.errors import AllocationError
 logger = logging.getLogger(__name__)
 
 INT64_MAX = (1 << 63) - 1
+NOTHING_TO_PAY = "no positive contribution: nothing paid, the whole budget stays unspent"
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,7 @@ def allocation(
     unit_cap = None if caps is None else [min(caps[i] for i in unit) for unit in units]
     payouts = np.zeros(n, dtype=np.int64)
     if sum(unit_value) == 0:
-        note = "no positive contribution: nothing paid, the whole budget stays unspent"
-        return Allocation(payouts=payouts, budget=budget, unspent=budget, note=note)
+        return Allocation(payouts=payouts, budget=budget, unspent=budget, note=NOTHING_TO_PAY)
     unit_pay = _apportion(unit_value, budget, unit_rank, unit_cap)
     for unit, pay in zip(units, unit_pay, strict=True):
         if len(unit) == 1:

@@ -1,0 +1,102 @@
+"""Stopping rules: budgets, convergence criteria and their composition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from valuation.errors import MethodError
+from valuation.stopping import (
+    AllOf,
+    AnyOf,
+    HistoryDeviation,
+    MaxEvaluations,
+    MaxUpdates,
+    Progress,
+    StandardErrorBelow,
+)
+
+
+def progress(
+    samples: int = 10,
+    evaluations: int = 100,
+    values: tuple[float, ...] = (1.0, 2.0),
+    stderr: tuple[float, ...] = (0.1, 0.1),
+    history: tuple[tuple[float, ...], ...] = (),
+) -> Progress:
+    return Progress(
+        samples=samples,
+        evaluations=evaluations,
+        values=np.array(values),
+        stderr=np.array(stderr),
+        history=tuple(np.array(h) for h in history),
+    )
+
+
+def test_budgets() -> None:
+    assert MaxUpdates(10).check(progress(samples=10))
+    assert not MaxUpdates(11).check(progress(samples=10))
+    assert MaxEvaluations(100).check(progress(evaluations=100))
+    assert not MaxEvaluations(101).check(progress(evaluations=100))
+    assert not MaxUpdates(1).converged(progress())
+
+
+def test_standard_error_absolute_and_relative() -> None:
+    assert StandardErrorBelow(0.1).check(progress())
+    assert not StandardErrorBelow(0.09).check(progress())
+    assert not StandardErrorBelow(0.06, relative=True).check(progress())  # 0.1 > 0.06 · 1
+    assert StandardErrorBelow(0.1, relative=True).check(progress())
+    assert not StandardErrorBelow(1.0, min_samples=20).check(progress(samples=10))
+
+
+def test_history_deviation_compares_with_the_estimate_n_steps_back() -> None:
+    rule = HistoryDeviation(n_steps=2, rtol=0.05)
+    old = ((1.2, 2.0), (1.0, 2.05))
+    # |1 - 1.2| + |2 - 2| = 0.2 > 0.05 · 3
+    assert not rule.check(progress(history=old))
+    close = ((1.01, 2.0), (5.0, 5.0))
+    assert rule.check(progress(history=close))  # 0.01 <= 0.15, whatever happened in between
+    assert not rule.check(progress(history=((1.0, 2.0),)))  # not enough history yet
+    assert rule.history_needed == 2
+
+
+def test_history_deviation_zero_vector_that_stayed_zero_is_settled() -> None:
+    rule = HistoryDeviation(n_steps=1, rtol=0.01)
+    assert rule.check(progress(values=(0.0, 0.0), history=((0.0, 0.0),)))
+
+
+def test_or_and_compose_and_flatten() -> None:
+    either = MaxUpdates(100) | StandardErrorBelow(0.5) | MaxEvaluations(5)
+    both = MaxUpdates(5) & StandardErrorBelow(0.01)
+    assert isinstance(either, AnyOf) and len(either.rules) == 3
+    assert isinstance(both, AllOf)
+    assert either.check(progress())
+    assert not both.check(progress())
+    assert (MaxUpdates(5) & StandardErrorBelow(0.5)).check(progress())
+
+
+def test_converged_only_when_a_convergence_rule_fires() -> None:
+    budget_only = MaxUpdates(5) | StandardErrorBelow(0.01)
+    assert budget_only.check(progress()) and not budget_only.converged(progress())
+    settled = MaxUpdates(1000) | StandardErrorBelow(0.5)
+    assert settled.check(progress()) and settled.converged(progress())
+
+
+def test_describe_is_stable_text() -> None:
+    rule = HistoryDeviation(10, 0.01) | MaxUpdates(2000)
+    assert rule.describe() == "(HistoryDeviation(n_steps=10, rtol=0.01) | MaxUpdates(2000))"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: MaxUpdates(0), lambda: MaxEvaluations(0), lambda: HistoryDeviation(0),
+     lambda: HistoryDeviation(3, 0.0), lambda: StandardErrorBelow(-1.0)],
+)
+def test_invalid_parameters_are_rejected(make: object) -> None:
+    with pytest.raises(MethodError):
+        make()  # type: ignore[operator]
+
+
+def test_composing_with_a_non_rule_is_rejected() -> None:
+    with pytest.raises(MethodError):
+        AnyOf(MaxUpdates(1), 3)  # type: ignore[arg-type]
