@@ -26,8 +26,9 @@ class KeystoreEntry:
     address: str
 
 
-def create_account(keystore_dir: Path, password: str, *, private_key: bytes | None = None,
-                   name: str | None = None) -> KeystoreEntry:
+def create_account(
+    keystore_dir: Path, password: str, *, private_key: bytes | None = None, name: str | None = None
+) -> KeystoreEntry:
     """Create (or import, with ``private_key``) an account and write its encrypted keystore."""
     if not password:
         raise ConfigError("an empty keystore password is not allowed")
