@@ -11,6 +11,7 @@ interface Vm {
     }
 
     function warp(uint256 newTimestamp) external;
+    function cool(address target) external;
     function toString(uint256 value) external pure returns (string memory);
     function toString(address value) external pure returns (string memory);
     function prank(address sender) external;
