@@ -76,9 +76,9 @@ class DagBuilder:
         """Wrap what is pending into parents up to a single root; return the new blocks."""
         if self.root is not None:
             raise RuntimeError("builder already finished")
-        if self.size == 0 and not self._levels[0]:
-            self.push(b"")
         blocks: list[Block] = []
+        if self.size == 0 and not self._levels[0]:
+            blocks += self.push(b"")
         level = 0
         while True:
             higher_pending = any(self._levels[level + 1 :])
