@@ -70,7 +70,11 @@ def test_null_player(u: np.ndarray, data: st.DataObject) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 6).flatmap(lambda n: st.tuples(*(st.lists(FINITE, min_size=1 << n, max_size=1 << n),) * 2)))
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(*(st.lists(FINITE, min_size=1 << n, max_size=1 << n),) * 2)
+    )
+)
 def test_additivity(pair: tuple[list[float], list[float]]) -> None:
     u, v = np.array(pair[0]), np.array(pair[1])
     n = n_of(u)

@@ -135,6 +135,7 @@ def test_tmc_without_truncation_is_exact_on_additive_games() -> None:
     # Every permutation gives each player exactly w_i, so a single batch is already exact.
     result = TMCShapley(tolerance=0.0, stop=MaxUpdates(4), batch_size=4).fit(additive([1, 2, 3]))
     np.testing.assert_allclose(result.values, [1, 2, 3], atol=TOL)
+    assert result.stderr is not None
     np.testing.assert_allclose(result.stderr, 0, atol=TOL)
 
 
@@ -178,6 +179,7 @@ def test_tmc_converges_to_exact_as_the_budget_grows() -> None:
     large = TMCShapley(seed=1, tolerance=0.0, stop=MaxUpdates(6000)).fit(table_game(u))
     assert _max_error(large.values, exact) < _max_error(small.values, exact)
     assert _max_error(large.values, exact) < 0.03
+    assert large.stderr is not None and small.stderr is not None
     assert np.all(large.stderr < small.stderr)
 
 

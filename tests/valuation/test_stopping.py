@@ -89,8 +89,13 @@ def test_describe_is_stable_text() -> None:
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: MaxUpdates(0), lambda: MaxEvaluations(0), lambda: HistoryDeviation(0),
-     lambda: HistoryDeviation(3, 0.0), lambda: StandardErrorBelow(-1.0)],
+    [
+        lambda: MaxUpdates(0),
+        lambda: MaxEvaluations(0),
+        lambda: HistoryDeviation(0),
+        lambda: HistoryDeviation(3, 0.0),
+        lambda: StandardErrorBelow(-1.0),
+    ],
 )
 def test_invalid_parameters_are_rejected(make: object) -> None:
     with pytest.raises(MethodError):
