@@ -43,10 +43,15 @@ def test_payouts_are_within_one_token_of_the_proportional_share(
     assert all(abs(p - s) < 1 + 1e-6 * budget for p, s in zip(payouts.tolist(), share, strict=True))
 
 
+CAP = st.none() | st.integers(min_value=0, max_value=10**14)
+
+
 @settings(max_examples=200, deadline=None)
-@given(VALUES, BUDGET)
-def test_a_larger_contribution_is_never_paid_less(values: list[float], budget: int) -> None:
-    payouts = allocate(values, budget)
+@given(VALUES, BUDGET, CAP)
+def test_a_larger_contribution_is_never_paid_less(
+    values: list[float], budget: int, cap: int | None
+) -> None:
+    payouts = allocate(values, budget, cap=cap)
     v = np.array(values)
     for i in range(len(values)):
         for j in range(len(values)):
@@ -55,14 +60,14 @@ def test_a_larger_contribution_is_never_paid_less(values: list[float], budget: i
 
 
 @settings(max_examples=200, deadline=None)
-@given(VALUES, BUDGET, st.data())
+@given(VALUES, BUDGET, CAP, st.data())
 def test_raising_ones_own_value_never_lowers_ones_payout(
-    values: list[float], budget: int, data: st.DataObject
+    values: list[float], budget: int, cap: int | None, data: st.DataObject
 ) -> None:
     i = data.draw(st.integers(0, len(values) - 1))
     raised = list(values)
     raised[i] = data.draw(st.floats(min_value=values[i], max_value=2e6, allow_nan=False))
-    assert allocate(raised, budget)[i] >= allocate(values, budget)[i]
+    assert allocate(raised, budget, cap=cap)[i] >= allocate(values, budget, cap=cap)[i]
 
 
 def test_ties_break_by_player_order() -> None:
