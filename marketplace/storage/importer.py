@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from marketplace.storage import dagpb, unixfs
 from marketplace.storage.multiformats import CID, DAG_PB, RAW
+
+if TYPE_CHECKING:
+    from marketplace.storage.protocol import Source
 
 CHUNK_SIZE = 262_144
 MAX_LINKS = 174
@@ -110,7 +113,7 @@ class DagBuilder:
         return Block(cid, block)
 
 
-def chunks_of(source: bytes | bytearray | memoryview | BinaryIO) -> Iterator[memoryview]:
+def chunks_of(source: Source) -> Iterator[memoryview]:
     """Split bytes or a binary stream into CHUNK_SIZE pieces (the last may be shorter)."""
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
@@ -121,7 +124,7 @@ def chunks_of(source: bytes | bytearray | memoryview | BinaryIO) -> Iterator[mem
         buf = bytearray(CHUNK_SIZE)
         filled = 0
         while filled < CHUNK_SIZE:
-            n = source.readinto(memoryview(buf)[filled:])  # type: ignore[attr-defined]
+            n = _read_into(source, memoryview(buf)[filled:])
             if not n:
                 break
             filled += n
@@ -130,6 +133,15 @@ def chunks_of(source: bytes | bytearray | memoryview | BinaryIO) -> Iterator[mem
         yield memoryview(buf)[:filled]
         if filled < CHUNK_SIZE:
             return
+
+
+def _read_into(source: Any, target: memoryview) -> int:
+    """Fill ``target`` from a stream with ``readinto`` (files, sockets) or plain ``read``."""
+    if hasattr(source, "readinto"):
+        return int(source.readinto(target) or 0)
+    data = source.read(len(target))
+    target[: len(data)] = data
+    return len(data)
 
 
 def build(chunks: Iterable[bytes | memoryview]) -> tuple[CID, list[Block]]:
@@ -143,7 +155,7 @@ def build(chunks: Iterable[bytes | memoryview]) -> tuple[CID, list[Block]]:
     return builder.root, blocks
 
 
-def compute_cid(source: bytes | bytearray | memoryview | BinaryIO) -> CID:
+def compute_cid(source: Source) -> CID:
     """The CID Kubo would give ``source``, without storing anything."""
     builder = DagBuilder()
     for chunk in chunks_of(source):

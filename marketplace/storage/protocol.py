@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -9,7 +10,8 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from marketplace.storage.multiformats import CID
 
-Source = bytes | bytearray | memoryview | BinaryIO
+Source = bytes | bytearray | memoryview | BinaryIO | io.RawIOBase | io.BufferedIOBase
+"""What ``add`` accepts: bytes, or a binary stream read to its end."""
 Progress = Callable[[int], None]
 """Called with the number of input bytes consumed so far."""
 

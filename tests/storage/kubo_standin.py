@@ -117,7 +117,7 @@ class StandinKubo:
             b"Content-Type: " + h.headers["Content-Type"].encode() + b"\r\n\r\n" + body
         )
         files = [part.get_payload(decode=True) for part in message.iter_parts()]
-        if len(files) != 1:
+        if len(files) != 1 or not isinstance(files[0], bytes):
             self.error(h, "expected exactly one file")
             return
         data = files[0]
