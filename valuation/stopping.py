@@ -23,13 +23,18 @@ from valuation.errors import MethodError
 
 @dataclass(frozen=True)
 class Progress:
-    """What a stopping rule may look at; ``history[-1]`` is the estimate before this batch."""
+    """What a stopping rule may look at; ``history[-1]`` is the estimate before this batch.
+
+    ``exhausted`` is true once every coalition of the game has been evaluated: no evaluation
+    budget can be spent any more.
+    """
 
     samples: int
     evaluations: int
     values: np.ndarray
     stderr: np.ndarray
     history: Sequence[np.ndarray] = ()
+    exhausted: bool = False
 
 
 class StoppingRule(ABC):
@@ -114,7 +119,13 @@ class MaxUpdates(StoppingRule):
 
 
 class MaxEvaluations(StoppingRule):
-    """Budget: stop once ``n`` utility evaluations (cache misses) have been spent."""
+    """Budget: stop once ``n`` utility evaluations (cache misses) have been spent.
+
+    Counts evaluations made while sampling, not the anchors ``U(∅)`` and ``U(N)`` a method
+    computes first; checked after each batch, so it can be exceeded by up to one batch. It also
+    stops once the whole power set is in the cache (a small game could otherwise never spend
+    the budget, and sampling would never end).
+    """
 
     is_budget = True
 
@@ -124,7 +135,7 @@ class MaxEvaluations(StoppingRule):
         self.n = int(n)
 
     def check(self, progress: Progress) -> bool:
-        return progress.evaluations >= self.n
+        return progress.evaluations >= self.n or progress.exhausted
 
     def __repr__(self) -> str:
         return f"MaxEvaluations({self.n})"

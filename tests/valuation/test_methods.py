@@ -31,7 +31,7 @@ from valuation.methods import (
 )
 from valuation.methods.exact import power_set_utilities
 from valuation.methods.permutations import permutation_marginals
-from valuation.stopping import MaxUpdates
+from valuation.stopping import MaxEvaluations, MaxUpdates
 from valuation.utility import CachedUtility
 
 TOL = 1e-12
@@ -267,3 +267,16 @@ def test_cgsv_zero_aggregate_gives_zeros_and_rejects_bad_input() -> None:
         cgsv_values(np.array([[np.inf, 0.0]]))
     with pytest.raises(GameError):
         cgsv_values(np.ones((2, 3)), weights=np.array([1.0, -1.0]))
+
+
+def test_an_evaluation_budget_larger_than_the_game_still_terminates() -> None:
+    result = TMCShapley(tolerance=0.0, stop=MaxEvaluations(10**6)).fit(additive([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(result.values, [1, 2, 3])
+    assert result.evaluations == 8 and not result.converged
+
+
+def test_an_evaluation_budget_stops_sampling() -> None:
+    result = TMCShapley(tolerance=0.0, stop=MaxEvaluations(100), batch_size=4).fit(
+        table_game(random_table(12, seed=0))
+    )
+    assert 100 <= result.evaluations - 2 < 100 + 4 * 11

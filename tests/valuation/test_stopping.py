@@ -105,3 +105,9 @@ def test_invalid_parameters_are_rejected(make: object) -> None:
 def test_composing_with_a_non_rule_is_rejected() -> None:
     with pytest.raises(MethodError):
         AnyOf(MaxUpdates(1), 3)  # type: ignore[arg-type]
+
+
+def test_evaluation_budget_ends_when_the_power_set_is_exhausted() -> None:
+    assert MaxEvaluations(10**9).check(
+        Progress(samples=5, evaluations=14, values=np.zeros(4), stderr=np.zeros(4), exhausted=True)
+    )

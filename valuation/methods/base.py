@@ -76,6 +76,7 @@ def run_until(
     """Drive a sampled method: call ``step`` (returns how many samples it added) until
     ``stop`` says so. Returns the number of samples and whether a convergence rule fired."""
     start = utility.evaluations
+    power_set_size = 1 << utility.n_players
     history: deque[np.ndarray] = deque(maxlen=max(1, stop.history_needed))
     samples = 0
     while True:
@@ -87,6 +88,7 @@ def run_until(
             values=values,
             stderr=stderr,
             history=tuple(history),
+            exhausted=len(utility.cache) >= power_set_size,
         )
         if stop.check(progress):
             return samples, stop.converged(progress)
