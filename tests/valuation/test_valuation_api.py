@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -32,6 +33,13 @@ def test_every_method_name_gives_a_full_record(method: str) -> None:
     assert isinstance(result, ValuationResult)
     np.testing.assert_allclose(result.values, [1, 2, 3], atol=1e-9)
     assert result.evaluations > 0 and result.values.shape == (3,)
+    assert ValuationResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+@pytest.mark.parametrize("method", ["exact", "tmc", "gtg", "loo", "banzhaf"])
+def test_a_single_player_gets_the_whole_gain(method: str) -> None:
+    values = shapley_values(lambda s: 2.0 if s else 0.5, 1, method)
+    np.testing.assert_allclose(values, [1.5])
 
 
 @pytest.mark.parametrize("method", ["tmc", "gtg", "banzhaf"])

@@ -17,8 +17,8 @@ from valuation.utility import CachedUtility
 
 def banzhaf_from_utilities(u: np.ndarray, n: int) -> np.ndarray:
     """``β_i = 2^-(n-1) Σ_{S ∌ i} (u(S ∪ {i}) - u(S))`` from ``u[mask]`` for all masks."""
-    diffs, _ = marginal_differences(np.asarray(u, dtype=np.float64), n)
-    return diffs.mean(axis=1)
+    pairs = marginal_differences(np.asarray(u, dtype=np.float64), n)
+    return np.array([float(diffs.mean()) for diffs, _ in pairs], dtype=np.float64)
 
 
 class ExactBanzhaf(ValuationMethod):

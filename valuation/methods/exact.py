@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,48 +34,40 @@ def power_set_utilities(utility: Utility, *, chunk: int = 1 << 14) -> np.ndarray
     return out
 
 
-def marginal_differences(u: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each player i, ``u[S ∪ {i}] - u[S]`` over all S not containing i, and ``|S|``.
+def marginal_differences(u: np.ndarray, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For each player i in turn: ``u[S ∪ {i}] - u[S]`` over all S not containing i, and ``|S|``.
 
     Viewing ``u`` as an n-dimensional 2×2×…×2 array (bitmask order: bit i is axis n-1-i),
     "with i" and "without i" are the two slices along one axis, so each player's 2^(n-1)
-    differences are one array subtraction. Returns ``(diffs, sizes)`` of shape
-    ``(n, 2^(n-1))`` and ``(n, 2^(n-1))``.
+    differences are one array subtraction. Players are yielded one at a time so memory stays
+    O(2^n) even for 20+ players.
     """
     if u.shape != (1 << n,):
         raise GameError(f"need 2^{n} = {1 << n} utilities, got {u.shape}")
-    cube = u.reshape((2,) * n) if n else u
     masks = np.arange(1 << n, dtype=np.int64)
     popcount = np.zeros(1 << n, dtype=np.int64)
     for bit in range(n):
         popcount += (masks >> bit) & 1
-    size_cube = popcount.reshape((2,) * n) if n else popcount
-    half = 1 << max(n - 1, 0)
-    diffs = np.empty((n, half), dtype=np.float64)
-    sizes = np.empty((n, half), dtype=np.int64)
+    cube = u.reshape((2,) * n)
+    size_cube = popcount.reshape((2,) * n)
     for i in range(n):
         axis = n - 1 - i
-        with_i = np.take(cube, 1, axis=axis)
-        without_i = np.take(cube, 0, axis=axis)
-        diffs[i] = (with_i - without_i).ravel()
-        sizes[i] = np.take(size_cube, 0, axis=axis).ravel()
-    return diffs, sizes
+        diffs = np.take(cube, 1, axis=axis) - np.take(cube, 0, axis=axis)
+        yield diffs.ravel(), np.take(size_cube, 0, axis=axis).ravel()
 
 
 def shapley_from_utilities(u: np.ndarray, n: int) -> np.ndarray:
     """Exact Shapley values from ``u[mask]`` for all ``2^n`` coalitions.
 
     ``φ_i = Σ_{S ∌ i} |S|!(n-|S|-1)!/n! · (u(S ∪ {i}) - u(S))``. Differences are first summed
-    per coalition size (``bincount``), then weighted by ``1 / (n · C(n-1, s))``: n+… weights
+    per coalition size (``bincount``), then weighted by ``1 / (n · C(n-1, s))``: n weights
     instead of 2^(n-1) multiplications per player, and less rounding.
     """
     u = np.asarray(u, dtype=np.float64)
-    diffs, sizes = marginal_differences(u, n)
     weights = np.array([1.0 / (n * math.comb(n - 1, s)) for s in range(n)], dtype=np.float64)
     values = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        per_size = np.bincount(sizes[i], weights=diffs[i], minlength=n)
-        values[i] = float(per_size @ weights)
+    for i, (diffs, sizes) in enumerate(marginal_differences(u, n)):
+        values[i] = float(np.bincount(sizes, weights=diffs, minlength=n) @ weights)
     return values
 
 

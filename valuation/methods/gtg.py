@@ -50,8 +50,8 @@ class GTGShapley(ValuationMethod):
         self.prefix_chunk = prefix_chunk
 
     def _stop(self, n: int) -> StoppingRule:
-        return self.stop if self.stop is not None else HistoryDeviation(10, 0.01) | MaxUpdates(
-            100 * n
+        return (
+            self.stop if self.stop is not None else HistoryDeviation(10, 0.01) | MaxUpdates(100 * n)
         )
 
     def params(self) -> dict[str, Any]:
