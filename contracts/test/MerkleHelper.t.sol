@@ -17,7 +17,7 @@ contract MerkleHelperTest is TestBase {
         values = new uint256[](n);
         for (uint256 i = 0; i < n; i++) {
             accounts[i] = address(uint160(uint256(keccak256(abi.encode(seed, i)))));
-            values[i] = uint256(keccak256(abi.encode(seed, i, "v"))) % 1e24;
+            values[i] = 1 + uint256(keccak256(abi.encode(seed, i, "v"))) % 1e24;
         }
     }
 
@@ -47,12 +47,15 @@ contract MerkleHelperTest is TestBase {
 
     function testTreeShape() public pure {
         (address[] memory a, uint256[] memory v) = tree(3, 2);
-        (bytes32[] memory leaves,) = MerkleHelper.leaves(a, v);
-        // three leaves in address order: hash(l0, l1), then l2 moves up and pairs with it
+        bytes32[] memory leaves = MerkleHelper.leaves(a, v);
+        vm.assertTrue(leaves[0] < leaves[1] && leaves[1] < leaves[2], "leaves sorted by hash");
+        // three leaves: hash(l0, l1), then l2 moves up and pairs with it
         bytes32 expected = MerkleHelper.hashPair(MerkleHelper.hashPair(leaves[0], leaves[1]), leaves[2]);
         vm.assertEq(MerkleHelper.root(a, v), expected, "shape");
 
         address[] memory none = new address[](0);
         vm.assertEq(MerkleHelper.root(none, new uint256[](0)), bytes32(0), "empty tree");
+        v[0] = 0;
+        vm.assertEq(MerkleHelper.leaves(a, v).length, 2, "zero amounts are left out");
     }
 }

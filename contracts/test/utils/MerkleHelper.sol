@@ -2,11 +2,11 @@
 pragma solidity ^0.8.24;
 
 /// @notice Builds the cumulative payout tree the Marketplace verifies, on the Solidity side.
-/// @dev Tree shape (mirrored by marketplace/merkle.py): one leaf per account,
-/// leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))); leaves are
-/// ordered by account address (ascending); each level pairs nodes (0,1), (2,3), ... with
-/// OpenZeppelin's sorted-pair hash (keccak256 of the smaller then the larger), and an odd last
-/// node moves up unchanged. One leaf: root = leaf, empty proof. No leaf: root = 0.
+/// @dev Same shape as marketplace/merkle.py's PayoutTree: one leaf per account with a non-zero
+/// amount, leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
+/// leaves sorted by their hash (ascending); each level pairs nodes (0,1), (2,3), ... with
+/// OpenZeppelin's sorted-pair hash, and an odd last node moves up unchanged. One leaf: root =
+/// leaf, empty proof. No leaf: root = 0.
 library MerkleHelper {
     function leaf(address account, uint256 cumulativeAmount) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
@@ -16,29 +16,28 @@ library MerkleHelper {
         return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
     }
 
-    /// @dev Leaves of (accounts[i], amounts[i]) in tree order (accounts sorted ascending).
+    /// @dev The leaves of the non-zero (accounts[i], amounts[i]) in tree order.
     function leaves(address[] memory accounts, uint256[] memory amounts)
         internal
         pure
-        returns (bytes32[] memory nodes, address[] memory sorted)
+        returns (bytes32[] memory nodes)
     {
-        uint256 n = accounts.length;
-        sorted = new address[](n);
-        uint256[] memory values = new uint256[](n);
-        for (uint256 i = 0; i < n; i++) {
+        uint256 count = 0;
+        bytes32[] memory buffer = new bytes32[](accounts.length);
+        for (uint256 i = 0; i < accounts.length; i++) {
+            if (amounts[i] == 0) continue;
+            bytes32 h = leaf(accounts[i], amounts[i]);
             // insertion sort: test trees are small
-            uint256 j = i;
-            while (j > 0 && sorted[j - 1] > accounts[i]) {
-                sorted[j] = sorted[j - 1];
-                values[j] = values[j - 1];
+            uint256 j = count++;
+            while (j > 0 && buffer[j - 1] > h) {
+                buffer[j] = buffer[j - 1];
                 j--;
             }
-            sorted[j] = accounts[i];
-            values[j] = amounts[i];
+            buffer[j] = h;
         }
-        nodes = new bytes32[](n);
-        for (uint256 i = 0; i < n; i++) {
-            nodes[i] = leaf(sorted[i], values[i]);
+        nodes = new bytes32[](count);
+        for (uint256 i = 0; i < count; i++) {
+            nodes[i] = buffer[i];
         }
     }
 
@@ -47,48 +46,52 @@ library MerkleHelper {
         pure
         returns (bytes32)
     {
-        (bytes32[] memory nodes,) = leaves(accounts, amounts);
+        bytes32[] memory nodes = leaves(accounts, amounts);
         if (nodes.length == 0) return bytes32(0);
         uint256 n = nodes.length;
         while (n > 1) {
-            uint256 m = (n + 1) / 2;
-            for (uint256 i = 0; i < n / 2; i++) {
-                nodes[i] = hashPair(nodes[2 * i], nodes[2 * i + 1]);
-            }
-            if (n % 2 == 1) nodes[m - 1] = nodes[n - 1];
-            n = m;
+            n = _up(nodes, n);
         }
         return nodes[0];
     }
 
+    /// @dev The sibling path of `account`'s leaf (its amount must be non-zero).
     function proof(address[] memory accounts, uint256[] memory amounts, address account)
         internal
         pure
         returns (bytes32[] memory path)
     {
-        (bytes32[] memory nodes, address[] memory sorted) = leaves(accounts, amounts);
-        uint256 index = type(uint256).max;
-        for (uint256 i = 0; i < sorted.length; i++) {
-            if (sorted[i] == account) index = i;
+        bytes32[] memory nodes = leaves(accounts, amounts);
+        bytes32 target;
+        for (uint256 i = 0; i < accounts.length; i++) {
+            if (accounts[i] == account) target = leaf(account, amounts[i]);
         }
-        require(index != type(uint256).max, "MerkleHelper: unknown account");
+        uint256 index = type(uint256).max;
+        for (uint256 i = 0; i < nodes.length; i++) {
+            if (nodes[i] == target) index = i;
+        }
+        require(index != type(uint256).max, "MerkleHelper: no leaf for account");
         bytes32[] memory buffer = new bytes32[](64);
         uint256 depth = 0;
         uint256 n = nodes.length;
         while (n > 1) {
             uint256 sibling = index ^ 1;
             if (sibling < n) buffer[depth++] = nodes[sibling];
-            uint256 m = (n + 1) / 2;
-            for (uint256 i = 0; i < n / 2; i++) {
-                nodes[i] = hashPair(nodes[2 * i], nodes[2 * i + 1]);
-            }
-            if (n % 2 == 1) nodes[m - 1] = nodes[n - 1];
+            n = _up(nodes, n);
             index /= 2;
-            n = m;
         }
         path = new bytes32[](depth);
         for (uint256 i = 0; i < depth; i++) {
             path[i] = buffer[i];
         }
+    }
+
+    /// @dev Replaces the first `n` nodes by the next level in place; returns its size.
+    function _up(bytes32[] memory nodes, uint256 n) private pure returns (uint256 m) {
+        m = (n + 1) / 2;
+        for (uint256 i = 0; i < n / 2; i++) {
+            nodes[i] = hashPair(nodes[2 * i], nodes[2 * i + 1]);
+        }
+        if (n % 2 == 1) nodes[m - 1] = nodes[n - 1];
     }
 }
