@@ -164,7 +164,9 @@ def _exact_integers(v: np.ndarray) -> list[int]:
     return [num * (denominator // den) for num, den in ratios]
 
 
-def _apportion(weights: list[int], total: int, rank: list[int], caps: list[int] | None) -> list[int]:
+def _apportion(
+    weights: list[int], total: int, rank: list[int], caps: list[int] | None
+) -> list[int]:
     """Integers summing to ``total`` (less only if every weighted unit is capped), in
     proportion to ``weights``, capped by water-filling, rounded by largest remainder."""
     m = len(weights)

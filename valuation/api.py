@@ -78,9 +78,7 @@ def value(
     result = make_method(method, merged.n_players, seed, **options).fit(merged)
     return ValuationResult(
         values=split_group_values(result.values, merged.units),
-        stderr=None
-        if result.stderr is None
-        else split_group_values(result.stderr, merged.units),
+        stderr=None if result.stderr is None else split_group_values(result.stderr, merged.units),
         method=result.method,
         evaluations=result.evaluations,
         cache_hits=result.cache_hits,

@@ -78,7 +78,9 @@ def player_units(n_players: int, groups: Sequence[Sequence[int]] | None) -> list
     for g, group in enumerate(groups or ()):
         for i in group:
             if not 0 <= int(i) < n_players:
-                raise AllocationError(f"player {i} of a duplicate group is not in 0..{n_players - 1}")
+                raise AllocationError(
+                    f"player {i} of a duplicate group is not in 0..{n_players - 1}"
+                )
             if owner[int(i)] != -1:
                 raise AllocationError(f"player {i} is in two duplicate groups")
             owner[int(i)] = g
