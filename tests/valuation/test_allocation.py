@@ -187,3 +187,28 @@ def test_without_merging_a_copy_could_earn_more() -> None:
     twice = [*holdings, holdings[0]]
     naive = allocate(value(data_game(twice), "exact").values, 999)
     assert naive[0] + naive[2] > alone[0]
+
+
+ITEM_SETS = st.frozensets(st.integers(0, 11), min_size=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(ITEM_SETS, min_size=1, max_size=4, unique=True),
+    st.integers(1, 10**9),
+    st.data(),
+)
+def test_duplicating_an_identity_never_pays_more_for_random_data_games(
+    holdings: list[frozenset[int]], budget: int, data: st.DataObject
+) -> None:
+    copied = data.draw(st.integers(0, len(holdings) - 1))
+    alone = allocate(value(data_game(holdings), "exact").values, budget)
+    twice = [*holdings, holdings[copied]]
+    updates = np.array([[float(i in h) for i in range(12)] for h in twice])
+    groups = duplicate_groups(updates)
+    paid = allocate(
+        value(data_game(twice), "exact", duplicate_groups=groups).values,
+        budget,
+        duplicate_groups=groups,
+    )
+    assert paid[copied] + paid[-1] <= alone[copied]
