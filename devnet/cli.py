@@ -23,10 +23,10 @@ def devnet() -> None:
 
 
 @devnet.command()
-@click.option("--port", default=8545, show_default=True, help="Port for the JSON-RPC endpoint.")
+@click.option("--port", type=int, default=None, help="Port for the JSON-RPC endpoint [default: 8545].")
 @click.option("--engine", type=click.Choice(ENGINES), default="anvil", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def up(port: int, engine: str, as_json: bool) -> None:
+def up(port: int | None, engine: str, as_json: bool) -> None:
     """Start the chain (or reuse the running one) and deploy the contracts once."""
     settings = Settings.from_env()
     result = manager.up(settings, engine=engine, port=port)

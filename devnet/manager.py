@@ -15,6 +15,8 @@ from marketplace.chain.rpc import connect
 from marketplace.errors import DevnetError
 from marketplace.settings import Settings
 
+DEFAULT_PORT = 8545
+
 
 @dataclass(frozen=True)
 class UpResult:
@@ -46,8 +48,11 @@ class UpResult:
         return "\n".join(lines)
 
 
-def up(settings: Settings, *, engine: str = "anvil", port: int = 8545) -> UpResult:
-    """Start (or find) the devnet and make sure the contracts are deployed."""
+def up(settings: Settings, *, engine: str = "anvil", port: int | None = None) -> UpResult:
+    """Start (or find) the devnet and make sure the contracts are deployed.
+
+    ``port=None`` means the running devnet's port, else 8545.
+    """
     devnet_dir = settings.devnet_dir
     existing = _load_deployments(settings)
     if existing is not None and existing.engine != engine:
@@ -57,6 +62,8 @@ def up(settings: Settings, *, engine: str = "anvil", port: int = 8545) -> UpResu
         )
     node = process.running(devnet_dir)
     started = node is None
+    if port is None:
+        port = node.port if node is not None else DEFAULT_PORT
     if node is not None and node.port != port:
         raise DevnetError(
             f"the devnet is already running on port {node.port}",

@@ -28,6 +28,7 @@ from marketplace.errors import DevnetError
 ENGINES = ("anvil", "ganache")
 CHAIN_ID = 31337
 STATE_INTERVAL_S = 1
+BLOCK_TIME_S = 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ def engine_command(engine: str, devnet_dir: Path, host: str, port: int) -> list[
             "--chain-id", str(CHAIN_ID),
             "--state", str(state_file(devnet_dir)),
             "--state-interval", str(STATE_INTERVAL_S),
+            # Mine each transaction at once *and* an (empty) block every second, so block
+            # time keeps moving: deadlines pass on-chain even when nobody sends a transaction.
+            "--mixed-mining",
+            "--block-time", str(BLOCK_TIME_S),
         ]  # fmt: skip
     if engine == "ganache":
         return [
@@ -127,6 +132,7 @@ def engine_command(engine: str, devnet_dir: Path, host: str, port: int) -> list[
             "--chain.hardfork", "shanghai",
             "--database.dbPath", str(devnet_dir / "ganache-db"),
             "--logging.quiet",
+            "--miner.blockTime", str(BLOCK_TIME_S),
         ]  # fmt: skip
     raise DevnetError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 

@@ -57,7 +57,7 @@ class DemoConfig:
     stake_tokens: int = 10
     alpha: float = 0.8
     seed: int = 7
-    windows: Windows = field(default_factory=lambda: Windows(commit=6, reveal=5, settle=300,
+    windows: Windows = field(default_factory=lambda: Windows(commit=10, reveal=6, settle=300,
                                                              challenge=2))
     participant_timeout: float = 600.0
 

@@ -267,8 +267,8 @@ def score_model(spec: ModelSpec, params: Mapping[str, np.ndarray], X: np.ndarray
                 y: np.ndarray) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of a model on the validation set, in float64."""
     tensors = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
-    x = torch.from_numpy(np.asarray(X, dtype=np.float64))
-    target = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    x = torch.from_numpy(np.array(X, dtype=np.float64))
+    target = torch.from_numpy(np.array(y, dtype=np.int64))
     with torch.no_grad():
         logits = forward(spec, tensors, x)
         loss = torch.nn.functional.cross_entropy(logits, target).item()

@@ -20,7 +20,7 @@ from eth_utils import keccak
 
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
-from marketplace.chain.structs import Phase
+from marketplace.chain.structs import Phase, TaskStatus
 from marketplace.errors import ContractRevert, FedmarketError, ProtocolError
 from marketplace.ledger_lookup import TaskFacts, find_event, task_facts
 from marketplace.payouts import claim_entitlement
@@ -208,6 +208,13 @@ class ParticipantNode:
 
     def collect(self) -> None:
         """Claim every token earned and take the stake back (both idempotent)."""
+        if self.client.task(self.task_id).phase_status == TaskStatus.ACTIVE:
+            # phase() reports the end as soon as the last challenge window passes; storage
+            # (and so the claimable root) catches up when someone calls finalize.
+            try:
+                self.client.finalize(self.task_id)
+            except ContractRevert:
+                pass
         try:
             entitlement = claim_entitlement(self.client, self.store, self.task_id, self.address)
         except FedmarketError as exc:

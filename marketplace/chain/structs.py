@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any
@@ -83,6 +84,8 @@ def snake_case(name: str) -> str:
 
 def struct_to_dict(outputs: list[dict[str, Any]], value: Any) -> dict[str, Any]:
     """Name the positional tuple web3 returns for a struct, using the ABI's component names."""
+    if isinstance(value, Mapping):  # web3 decodes event tuples to name-keyed dicts
+        return {snake_case(str(k)): _plain(v) for k, v in value.items()}
     if len(outputs) == 1 and outputs[0]["type"] == "tuple":
         components = outputs[0]["components"]
         return {snake_case(c["name"]): _plain(v) for c, v in zip(components, value, strict=True)}
