@@ -17,11 +17,9 @@ from typing import BinaryIO
 
 from marketplace.errors import ContentNotFound, CorruptContent, StorageError
 from marketplace.storage import car, dag
-from marketplace.storage.importer import Block, DagBuilder, chunks_of
+from marketplace.storage.importer import Block, DagBuilder, LeafSink, chunks_of
 from marketplace.storage.multiformats import CID, RAW, as_cid
 from marketplace.storage.protocol import AddResult, Progress, Source
-
-_WRITE_BATCH = 64  # blocks handed to _write_blocks at once (about 16 MiB)
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,11 @@ class DagStore(ABC):
 
     @abstractmethod
     def _write_blocks(self, blocks: list[Block]) -> None:
-        """Store blocks atomically (each block appears whole or not at all)."""
+        """Store blocks atomically (each appears whole or not at all).
+
+        Writes may still be in flight on return, but a block that links to others must not
+        become visible before them; :meth:`_after_add` waits for every write.
+        """
 
     @abstractmethod
     def _has_block(self, cid: CID) -> bool: ...
@@ -98,9 +100,13 @@ class DagStore(ABC):
         """Where a block lives, for error messages."""
         return str(cid)
 
+    def _leaf_sink(self) -> LeafSink | None:
+        """A backend that hashes and stores leaves concurrently returns its sink here."""
+        return None
+
     @abstractmethod
     def _after_add(self) -> None:
-        """Run once all blocks of an add are written (e.g. directory fsyncs)."""
+        """Wait for every write of this add, make it durable, raise the first write error."""
 
     @abstractmethod
     def _collect_temporaries(self) -> None:
@@ -123,24 +129,25 @@ class DagStore(ABC):
         """Store one block after checking it hashes to ``cid`` (CAR import, transfers)."""
         if not cid.matches(data):
             raise CorruptContent(f"refusing to store block {cid}: bytes do not hash to it")
-        self._write_blocks([Block(cid, data)])
+        with self._writer_lock():
+            try:
+                self._write_blocks([Block(cid, data)])
+            finally:
+                self._after_add()
 
     # ---- ContentStore ------------------------------------------------------------------
     def add(self, data: Source, *, pin: bool = True, progress: Progress | None = None) -> AddResult:
         """Chunk, build and store ``data``; pin the root unless ``pin=False``."""
-        builder = DagBuilder()
+        builder = DagBuilder(background_sha256=True, leaf_sink=self._leaf_sink())
         with self._writer_lock():
-            pending: list[Block] = []
-            for chunk in chunks_of(data):
-                pending += builder.push(chunk)
-                if len(pending) >= _WRITE_BATCH:
-                    self._write_blocks(pending)
-                    pending = []
-                if progress is not None:
-                    progress(builder.size)
-            pending += builder.finish()
-            self._write_blocks(pending)
-            self._after_add()
+            try:
+                for chunk in chunks_of(data):
+                    self._write_blocks(builder.push(chunk))
+                    if progress is not None:
+                        progress(builder.size)
+                self._write_blocks(builder.finish())
+            finally:
+                self._after_add()
             assert builder.root is not None
             if pin:
                 self._write_pin(builder.root)
@@ -282,14 +289,18 @@ class DagStore(ABC):
             )
             roots, blocks = car.read_car(stream)
             with self._writer_lock():
-                batch: list[Block] = []
-                for cid, data in blocks:
-                    batch.append(Block(cid, data))
-                    if len(batch) >= _WRITE_BATCH:
-                        self._write_blocks(batch)
-                        batch = []
-                self._write_blocks(batch)
-                self._after_add()
+                # CARs list parents first; hold the (small) dag-pb nodes back so that no node
+                # becomes visible before the leaves it links to.
+                nodes: list[Block] = []
+                try:
+                    for cid, data in blocks:
+                        if cid.codec == RAW:
+                            self._write_blocks([Block(cid, data)])
+                        else:
+                            nodes.append(Block(cid, data))
+                    self._write_blocks(nodes[::-1])
+                finally:
+                    self._after_add()
         if pin:
             for root in roots:
                 self.pin(root)

@@ -10,10 +10,15 @@ Layout under the store directory::
     lock                  flock target: add/pin/unpin hold it shared, gc exclusive
 
 A block is written to a temporary file in its final directory, fsynced and renamed over its
-final name (``os.replace``), and the directories touched are fsynced once per add. A process
+final name (``os.replace``); the directories touched are fsynced once per add. A process
 killed at any point leaves either the whole block or no block under the CID's name; readers
 hash every block they read, so a block damaged later (disk, a stray editor) is reported as
 :class:`~marketplace.errors.CorruptContent`, never returned.
+
+Leaves are written by a small thread pool: ``fsync`` releases the GIL and concurrent fsyncs
+share journal commits, which is what makes per-block durability affordable. The few dag-pb
+nodes (one per 174 leaves) are held back and written, children first, only once every leaf
+is in place, so a visible root always has all of its blocks.
 """
 
 from __future__ import annotations
@@ -22,16 +27,31 @@ import contextlib
 import fcntl
 import os
 import secrets
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from marketplace.errors import StorageError
 from marketplace.storage.dagstore import DagStore
 from marketplace.storage.errors import InvalidCid
-from marketplace.storage.importer import Block
-from marketplace.storage.multiformats import CID
+from marketplace.storage.importer import Block, LeafSink
+from marketplace.storage.multiformats import CID, RAW
 
 _TMP_PREFIX = ".tmp-"
+_WRITER_THREADS = 8
+_MAX_IN_FLIGHT = 64  # leaf writes queued before add waits (bounds memory for streams)
+
+
+class _AddState(threading.local):
+    """Per calling thread: leaf writes in flight, dag-pb nodes held back, dirs to fsync."""
+
+    def __init__(self) -> None:
+        self.in_flight: deque[Future[CID]] = deque()
+        self.nodes: list[Block] = []
+        self.dirty: set[Path] = set()
+        self.lock = threading.Lock()  # workers add to ``dirty``
 
 
 class EmbeddedStore(DagStore):
@@ -51,7 +71,10 @@ class EmbeddedStore(DagStore):
             (self.root / "lock").touch(exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create content store at {self.root}: {exc}") from exc
-        self._dirty_dirs: set[Path] = set()
+        self._state = _AddState()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.root)!r})"
@@ -81,7 +104,7 @@ class EmbeddedStore(DagStore):
     def _gc_lock(self) -> contextlib.AbstractContextManager[None]:
         return self._flock(fcntl.LOCK_EX)
 
-    # ---- blocks ------------------------------------------------------------------------
+    # ---- reading -----------------------------------------------------------------------
     def _read_block(self, cid: CID) -> bytes | None:
         try:
             with open(self.block_path(cid), "rb") as fh:
@@ -94,12 +117,66 @@ class EmbeddedStore(DagStore):
     def _has_block(self, cid: CID) -> bool:
         return self.block_path(cid).is_file()
 
+    # ---- writing -----------------------------------------------------------------------
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():  # new, or inherited by fork
+                self._pool = ThreadPoolExecutor(_WRITER_THREADS, "fedmarket-store")
+                self._pool_pid = os.getpid()
+            return self._pool
+
     def _write_blocks(self, blocks: list[Block]) -> None:
+        state = self._state
         for block in blocks:
-            path = self.block_path(block.cid)
-            if self._intact(path, block):
-                continue
-            self._write_atomic(path, block.data)
+            if block.cid.codec == RAW:
+                self._queue(state, self._executor().submit(self._store_for, state, block))
+            else:
+                state.nodes.append(block)  # written by _after_add, once its leaves are in
+
+    def _leaf_sink(self) -> LeafSink:
+        """Hash and write each leaf on the pool; the builder waits for CIDs only when needed."""
+        state = self._state
+
+        def sink(chunk: bytes | memoryview) -> Future[CID]:
+            return self._queue(state, self._executor().submit(self._hash_and_store, state, chunk))
+
+        return sink
+
+    def _hash_and_store(self, state: _AddState, chunk: bytes | memoryview) -> CID:
+        return self._store_for(state, Block(CID.of(RAW, chunk), chunk))
+
+    def _store_for(self, state: _AddState, block: Block) -> CID:
+        directory = self._store_block(block)
+        if directory is not None:
+            with state.lock:
+                state.dirty.add(directory)
+        return block.cid
+
+    def _queue(self, state: _AddState, future: Future[CID]) -> Future[CID]:
+        state.in_flight.append(future)
+        if len(state.in_flight) > _MAX_IN_FLIGHT:
+            state.in_flight.popleft().result()
+        return future
+
+    def _drain(self) -> None:
+        """Wait for every queued write of this thread; raise the first failure."""
+        first: BaseException | None = None
+        in_flight = self._state.in_flight
+        while in_flight:
+            try:
+                in_flight.popleft().result()
+            except BaseException as exc:  # keep waiting: no write may outlive its add
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def _store_block(self, block: Block) -> Path | None:
+        """Write one block unless a good copy exists; return the directory written to."""
+        path = self.block_path(block.cid)
+        if self._intact(path, block):
+            return None
+        self._write_atomic(path, block.data)
+        return path.parent
 
     def _intact(self, path: Path, block: Block) -> bool:
         """Whether a good copy is already stored (a damaged one is rewritten)."""
@@ -131,14 +208,22 @@ class EmbeddedStore(DagStore):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StorageError(f"cannot write block {path.name}: {exc}") from exc
-        self._dirty_dirs.add(directory)
 
     def _after_add(self) -> None:
-        dirs, self._dirty_dirs = self._dirty_dirs, set()
-        if self.durable:
-            for directory in dirs | {self._blocks}:
-                _fsync_dir(directory)
+        state = self._state
+        try:
+            self._drain()
+            for node in state.nodes:  # creation order: children before parents
+                self._store_for(state, node)
+        finally:
+            state.nodes.clear()
+            dirs = set(self._state.dirty)
+            self._state.dirty.clear()
+            if self.durable and dirs:
+                # In parallel, like the leaves: concurrent fsyncs share journal commits.
+                list(self._executor().map(_fsync_dir, sorted(dirs | {self._blocks})))
 
+    # ---- maintenance -------------------------------------------------------------------
     def _delete_block(self, cid: CID) -> int:
         path = self.block_path(cid)
         try:
@@ -167,6 +252,9 @@ class EmbeddedStore(DagStore):
                 for entry in shard.glob(f"{_TMP_PREFIX}*"):
                     with contextlib.suppress(FileNotFoundError):
                         entry.unlink()
+        for entry in self._pin_dir.glob(f"{_TMP_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
 
     # ---- pins --------------------------------------------------------------------------
     def _pins(self) -> set[CID]:
@@ -183,7 +271,6 @@ class EmbeddedStore(DagStore):
             self._write_atomic(path, b"")
             if self.durable:
                 _fsync_dir(self._pin_dir)
-            self._dirty_dirs.discard(self._pin_dir)
 
     def _remove_pin(self, cid: CID) -> None:
         with contextlib.suppress(FileNotFoundError):

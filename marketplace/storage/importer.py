@@ -15,7 +15,8 @@ with no data, which with raw leaves is a raw node).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,13 @@ class Block:
     data: bytes | memoryview
 
 
+LeafSink = Callable[[bytes | memoryview], "Future[CID]"]
+"""Takes a leaf chunk, promises its raw CID (and stores it: see :class:`DagBuilder`)."""
+
+
 @dataclass
 class _Child:
-    cid: CID
+    cid: CID | Future[CID]  # a promise when a leaf sink hashes leaves elsewhere
     tsize: int  # serialised size of the child's whole DAG (PBLink.Tsize)
     filesize: int  # file bytes under the child (UnixFS blocksizes entry)
 
@@ -49,12 +54,25 @@ class DagBuilder:
 
     ``push`` and ``finish`` return the blocks created by the call, children before parents,
     so a caller that stores them in order never stores a node before the blocks it links to.
-    It also hashes the whole input (sha256) and counts its size on the way.
+    It also hashes the whole input (sha256) and counts its size on the way; with
+    ``background_sha256`` that hash runs on a helper thread, next to the per-block hashing
+    (hashlib releases the GIL), which is worth it for large inputs.
+
+    With a ``leaf_sink``, leaves are handed to it instead of being hashed here and returned:
+    the sink hashes and stores them (a store does that on worker threads) and the builder
+    collects each leaf's CID only when it closes the node above it.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, background_sha256: bool = False, leaf_sink: LeafSink | None = None
+    ) -> None:
+        self._leaf_sink = leaf_sink
         self._levels: list[list[_Child]] = [[]]
         self._sha = hashlib.sha256()
+        self._hasher: ThreadPoolExecutor | None = None
+        self._hashing: Future[None] | None = None
+        if background_sha256:
+            self._hasher = ThreadPoolExecutor(1, "fedmarket-sha256")
         self.size = 0
         self.root: CID | None = None
 
@@ -64,10 +82,18 @@ class DagBuilder:
             raise RuntimeError("builder already finished")
         if len(chunk) > CHUNK_SIZE:
             raise ValueError("chunk larger than CHUNK_SIZE")
-        self._sha.update(chunk)
+        if self._hasher is not None:  # one worker: updates run in submission order
+            self._hashing = self._hasher.submit(self._sha.update, chunk)
+        else:
+            self._sha.update(chunk)
         self.size += len(chunk)
-        leaf = CID.of(RAW, chunk)
-        blocks = [Block(leaf, chunk)]
+        blocks: list[Block] = []
+        leaf: CID | Future[CID]
+        if self._leaf_sink is not None:
+            leaf = self._leaf_sink(chunk)
+        else:
+            leaf = CID.of(RAW, chunk)
+            blocks.append(Block(leaf, chunk))
         self._levels[0].append(_Child(leaf, len(chunk), len(chunk)))
         level = 0
         while len(self._levels[level]) == MAX_LINKS:
@@ -87,7 +113,7 @@ class DagBuilder:
             higher_pending = any(self._levels[level + 1 :])
             pending = self._levels[level]
             if len(pending) == 1 and not higher_pending:
-                self.root = pending[0].cid
+                self.root = _resolved(pending[0].cid)
                 return blocks
             if pending:
                 blocks.append(self._close(level))
@@ -96,6 +122,11 @@ class DagBuilder:
     @property
     def sha256(self) -> str:
         """Hex sha256 of every byte pushed so far."""
+        if self._hasher is not None:
+            if self._hashing is not None:
+                self._hashing.result()
+            self._hasher.shutdown()
+            self._hasher = None
         return self._sha.hexdigest()
 
     def _close(self, level: int) -> Block:
@@ -103,7 +134,7 @@ class DagBuilder:
         children = self._levels[level]
         self._levels[level] = []
         data = unixfs.encode_file_node([c.filesize for c in children])
-        block = dagpb.encode_node([(c.cid, c.tsize) for c in children], data)
+        block = dagpb.encode_node([(_resolved(c.cid), c.tsize) for c in children], data)
         cid = CID.of(DAG_PB, block)
         if len(self._levels) == level + 1:
             self._levels.append([])
@@ -111,6 +142,10 @@ class DagBuilder:
         filesize = sum(c.filesize for c in children)
         self._levels[level + 1].append(_Child(cid, tsize, filesize))
         return Block(cid, block)
+
+
+def _resolved(cid: CID | Future[CID]) -> CID:
+    return cid if isinstance(cid, CID) else cid.result()
 
 
 def chunks_of(source: Source) -> Iterator[memoryview]:
