@@ -49,15 +49,15 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     mapping(uint256 taskId => Task) private _tasks;
     mapping(uint256 taskId => mapping(uint32 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(address account => Participant)) private _participants;
-    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => bytes32)))
-        private _commitments;
+    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => bytes32))) private
+        _commitments;
     /// @dev Bit (round % 256) of word (round / 256) is set once the account revealed in that
     /// round. Bit 0 of word 0 (round 0 does not exist) is set at join so that reveals in rounds
     /// 1..255 update a non-zero slot, which is much cheaper than initialising one.
-    mapping(uint256 taskId => mapping(address account => mapping(uint256 word => uint256)))
-        private _revealedBits;
-    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => bool)))
-        private _slashed;
+    mapping(uint256 taskId => mapping(address account => mapping(uint256 word => uint256))) private
+        _revealedBits;
+    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => bool))) private
+        _slashed;
 
     /// @param rewardToken the ERC-20 every amount of this marketplace is denominated in
     constructor(IERC20 rewardToken) {
@@ -213,9 +213,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         if (_isRevealed(taskId, r, msg.sender)) {
             revert MarketplaceAlreadyRevealed(taskId, r, msg.sender);
         }
-        bytes32 expected = commitmentFor(
-            taskId, r, cid, sha256Digest, numSamples, msg.sender, salt
-        );
+        bytes32 expected = commitmentFor(taskId, r, cid, sha256Digest, numSamples, msg.sender, salt);
         if (expected != committed) revert MarketplaceCommitmentMismatch(taskId, r, msg.sender);
         _revealedBits[taskId][msg.sender][r >> 8] |= uint256(1) << (r & 0xff);
         emit Revealed(taskId, r, msg.sender, cid, sha256Digest, numSamples);
@@ -325,7 +323,12 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         uint64 commitDeadline = uint64(block.timestamp) + t.commitWindow;
         uint64 revealDeadline = commitDeadline + t.revealWindow;
         emit RoundOpened(
-            taskId, r, globalModelCid, commitDeadline, revealDeadline, revealDeadline + t.settleWindow
+            taskId,
+            r,
+            globalModelCid,
+            commitDeadline,
+            revealDeadline,
+            revealDeadline + t.settleWindow
         );
     }
 

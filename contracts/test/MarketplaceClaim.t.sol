@@ -16,7 +16,9 @@ contract MarketplaceClaimTest is MarketplaceFixture {
 
     /// @dev Runs `round` paying (a, b) cumulative amounts and lets it become final.
     function finalRound(uint32 round, uint256 a, uint256 b, uint256 paidThisRound) internal {
-        runRound(taskId, round, pair(alice, bob), rootOf(pair(alice, bob), amounts(a, b)), paidThisRound);
+        runRound(
+            taskId, round, pair(alice, bob), rootOf(pair(alice, bob), amounts(a, b)), paidThisRound
+        );
         afterChallengeWindow(taskId, round);
     }
 
@@ -144,7 +146,9 @@ contract MarketplaceClaimTest is MarketplaceFixture {
         finalRound(1, 100 ether, 50 ether, 150 ether);
         runRound(taskId, 2, pair(alice, bob), rootOf(pair(alice, bob), amounts(900, 900)), 1800);
         bytes32[] memory proof = proofOf(pair(alice, bob), amounts(900, 900), alice);
-        vm.expectRevert(abi.encodeWithSelector(MarketplaceInvalidProof.selector, taskId, alice, 900));
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceInvalidProof.selector, taskId, alice, 900)
+        );
         vm.prank(alice);
         market.claim(taskId, 900, proof);
 

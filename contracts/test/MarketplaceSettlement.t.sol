@@ -310,7 +310,9 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
         market.slash(taskId, 1, alice);
 
         market.slash(taskId, 2, alice);
-        vm.expectRevert(abi.encodeWithSelector(MarketplaceAlreadySlashed.selector, taskId, 2, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceAlreadySlashed.selector, taskId, 2, alice)
+        );
         market.slash(taskId, 2, alice);
     }
 

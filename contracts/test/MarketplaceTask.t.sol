@@ -57,8 +57,17 @@ contract MarketplaceTaskTest is MarketplaceFixture {
     function testCreateTaskRejectsBadParameters() public {
         TaskParams memory p;
         string[12] memory names = [
-            "rounds", "rounds", "roundBudget", "minStake", "commitWindow", "revealWindow",
-            "settleWindow", "challengeWindow", "aggregator", "slashBps", "maxSamples",
+            "rounds",
+            "rounds",
+            "roundBudget",
+            "minStake",
+            "commitWindow",
+            "revealWindow",
+            "settleWindow",
+            "challengeWindow",
+            "aggregator",
+            "slashBps",
+            "maxSamples",
             "initialModelCid"
         ];
         for (uint256 i = 0; i < names.length; i++) {

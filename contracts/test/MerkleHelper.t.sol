@@ -50,7 +50,8 @@ contract MerkleHelperTest is TestBase {
         bytes32[] memory leaves = MerkleHelper.leaves(a, v);
         vm.assertTrue(leaves[0] < leaves[1] && leaves[1] < leaves[2], "leaves sorted by hash");
         // three leaves: hash(l0, l1), then l2 moves up and pairs with it
-        bytes32 expected = MerkleHelper.hashPair(MerkleHelper.hashPair(leaves[0], leaves[1]), leaves[2]);
+        bytes32 expected =
+            MerkleHelper.hashPair(MerkleHelper.hashPair(leaves[0], leaves[1]), leaves[2]);
         vm.assertEq(MerkleHelper.root(a, v), expected, "shape");
 
         address[] memory none = new address[](0);

@@ -178,8 +178,7 @@ contract MarketplaceHandler is TestBase {
     function commit(uint256 seed) external {
         address who = _who(seed);
         uint32 r = market.getTask(taskId).lastRound;
-        bytes32 c =
-            market.commitmentFor(taskId, r, "u", _digest(who, r), 10, who, _salt(who, r));
+        bytes32 c = market.commitmentFor(taskId, r, "u", _digest(who, r), 10, who, _salt(who, r));
         vm.prank(who);
         try market.commit(taskId, c) {} catch {}
     }
@@ -243,8 +242,7 @@ contract MarketplaceHandler is TestBase {
         try market.finalize(taskId) {} catch {}
         _observe();
         uint256 amount = _honestCumulative[seed % N];
-        bytes32[] memory proof =
-            MerkleHelper.proof(_accounts(), _values(_honestCumulative), who);
+        bytes32[] memory proof = MerkleHelper.proof(_accounts(), _values(_honestCumulative), who);
         uint256 before = token.balanceOf(who);
         vm.prank(who);
         try market.claim(taskId, amount, proof) {

@@ -118,7 +118,12 @@ abstract contract MarketplaceFixture is TestBase, IMarketplaceErrors, IMarketpla
         returns (bytes32)
     {
         return market.commitmentFor(
-            taskId, round, updateCid(who, round), sha256(bytes(updateCid(who, round))), 100, who,
+            taskId,
+            round,
+            updateCid(who, round),
+            sha256(bytes(updateCid(who, round))),
+            100,
+            who,
             keccak256(abi.encode("salt", who, round))
         );
     }
