@@ -28,7 +28,7 @@ from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
 from marketplace.context import from_units, to_units
 from marketplace.coordinator import Coordinator
-from marketplace.errors import ProtocolError
+from marketplace.errors import ContractRevert, ProtocolError
 from marketplace.round_compute import RoundOutcome
 from marketplace.settings import Settings
 from marketplace.storage import open_store
@@ -57,7 +57,7 @@ class DemoConfig:
     stake_tokens: int = 10
     alpha: float = 0.8
     seed: int = 7
-    windows: Windows = field(default_factory=lambda: Windows(commit=10, reveal=6, settle=300,
+    windows: Windows = field(default_factory=lambda: Windows(commit=8, reveal=5, settle=300,
                                                              challenge=2))
     participant_timeout: float = 600.0
 
@@ -133,7 +133,7 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         model=ModelSpec("mlp", (64,), 10, hidden=(64, 64)),
         validation_sha256=dataset_sha256(validation),
         validation_size=len(validation),
-        training=TrainingConfig(epochs=3, lr=0.05, batch_size=32),
+        training=TrainingConfig(epochs=5, lr=0.1, batch_size=32),
         valuation=ValuationConfig(method="auto"),
     )
     budget = to_units(cfg.round_budget_tokens)
@@ -150,7 +150,7 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         _wait_for_joins(requester, task_id, n, procs)
         outcomes: dict[int, RoundOutcome] = {}
         coordinator = Coordinator(aggregator, store, task_id, validation,
-                                  log=lambda m: log(f"[coordinator] {m}"),
+                                  log=lambda m: log(f"{time.strftime('%H:%M:%S')} [coordinator] {m}"),
                                   on_settled=lambda o: outcomes.__setitem__(o.report.round, o))
         coordinator.run(timeout=cfg.rounds * 120.0)
         _wait_for(procs, cfg.participant_timeout)
@@ -158,7 +158,11 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    requester.refund(task_id)
+    try:
+        requester.refund(task_id)
+    except ContractRevert as exc:
+        if exc.error_name != "MarketplaceNothingToRefund":
+            raise
     aggregator.withdraw_credit() if aggregator.credits(aggregator.address) else None
     claimed = {a: requester.claimed(task_id, a) for a in addresses}
     after = {a: requester.balance(a) for a in addresses}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from marketplace.context import make_client, to_units
@@ -34,7 +36,7 @@ def join(task_id: int, key: str, data_path: str, stake: str | None, behaviour: s
     node = ParticipantNode(
         client, open_store(settings), task_id, data, parse_behaviour(behaviour),
         stake=to_units(stake) if stake is not None else None,
-        log=lambda msg: click.echo(f"[{client.address[:10]}] {msg}"),
+        log=lambda msg: click.echo(f"{time.strftime('%H:%M:%S')} [{client.address[:10]}] {msg}"),
         progress=None if quiet else _epoch_printer(),
     )  # fmt: skip
     summary = node.run(timeout=timeout)

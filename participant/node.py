@@ -89,6 +89,16 @@ class ParticipantNode:
         self.spec = TaskSpec.from_json(self.store.cat_bytes(self.facts.spec_cid))
         self.data = behaviour.prepare_data(data, seed=self._seed(0))
         self._prepared: dict[int, Submission | None] = {}
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Train once on a few samples so the first round pays no one-off torch start-up cost
+        inside its commit window."""
+        from participant.training import initial_params
+
+        few = min(len(self.data), 8)
+        train_local(self.spec.model, initial_params(self.spec.model, 0), self.data.X[:few],
+                    self.data.y[:few], epochs=1, lr=self.spec.training.lr, batch_size=few)
 
     # -- the loop ------------------------------------------------------------------------
 
