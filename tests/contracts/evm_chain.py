@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from web3 import Web3
 from web3.contract import Contract
@@ -27,7 +28,7 @@ def deploy(w3: Web3, name: str, *args: object, sender: str) -> Contract:
     tx = factory.constructor(*args).transact({"from": sender})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1, f"deploying {name} failed"
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    return cast(Contract, w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]))
 
 
 def new_deployment() -> Deployment:

@@ -118,7 +118,7 @@ def test_contracts_run_on_eth_tester(deployment: Deployment) -> None:
         deployment.market,
         deployment.owner,
     )
-    requester, aggregator, participant = w3.eth.accounts[1:4]
+    requester, aggregator, participant = list(w3.eth.accounts)[1:4]
     for account in (requester, participant):
         token.functions.mint(account, 10**22).transact({"from": owner})
         token.functions.approve(market.address, 2**256 - 1).transact({"from": account})
@@ -155,6 +155,6 @@ def test_custom_errors_surface_on_eth_tester(deployment: Deployment) -> None:
     expected = keccak(b"MarketplaceUnknownTask(uint256)")[:4] + (7).to_bytes(32, "big")
 
     with pytest.raises((ContractCustomError, TransactionFailed)) as caught:
-        market.functions.cancel(7).call({"from": w3.eth.accounts[1]})
+        market.functions.cancel(7).call({"from": list(w3.eth.accounts)[1]})
 
     assert _revert_data(caught.value) == expected

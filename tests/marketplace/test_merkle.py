@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import random
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from eth_tester.exceptions import TransactionFailed
@@ -66,13 +67,13 @@ def _deploy(w3: Web3, name: str, *args: object) -> Contract:
     receipt = w3.eth.wait_for_transaction_receipt(
         factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
     )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    return cast(Contract, w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]))
 
 
 @pytest.fixture
 def chain() -> Chain:
     w3 = Web3(Web3.EthereumTesterProvider())
-    requester, aggregator, *claimants = w3.eth.accounts
+    requester, aggregator, *claimants = list(w3.eth.accounts)
     token = _deploy(w3, "RewardToken")
     market = _deploy(w3, "Marketplace", token.address)
     token.functions.mint(requester, 5 * BUDGET).transact({"from": requester})
