@@ -139,19 +139,22 @@ class DagStore(ABC):
     def add(self, data: Source, *, pin: bool = True, progress: Progress | None = None) -> AddResult:
         """Chunk, build and store ``data``; pin the root unless ``pin=False``."""
         builder = DagBuilder(background_sha256=True, leaf_sink=self._leaf_sink())
-        with self._writer_lock():
-            try:
-                for chunk in chunks_of(data):
-                    self._write_blocks(builder.push(chunk))
-                    if progress is not None:
-                        progress(builder.size)
-                self._write_blocks(builder.finish())
-            finally:
-                self._after_add()
-            assert builder.root is not None
-            if pin:
-                self._write_pin(builder.root)
-        return AddResult(str(builder.root), builder.size, builder.sha256)
+        try:
+            with self._writer_lock():
+                try:
+                    for chunk in chunks_of(data):
+                        self._write_blocks(builder.push(chunk))
+                        if progress is not None:
+                            progress(builder.size)
+                    self._write_blocks(builder.finish())
+                finally:
+                    self._after_add()
+                assert builder.root is not None
+                if pin:
+                    self._write_pin(builder.root)
+            return AddResult(str(builder.root), builder.size, builder.sha256)
+        finally:
+            builder.close()
 
     def cat(self, cid: CID | str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream the file's bytes; a missing or corrupt root fails here, others while reading."""

@@ -122,12 +122,15 @@ class DagBuilder:
     @property
     def sha256(self) -> str:
         """Hex sha256 of every byte pushed so far."""
-        if self._hasher is not None:
-            if self._hashing is not None:
-                self._hashing.result()
-            self._hasher.shutdown()
-            self._hasher = None
+        if self._hashing is not None:
+            self._hashing.result()
         return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Stop the background hashing thread, if any (the digest stays readable)."""
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True)
+            self._hasher = None
 
     def _close(self, level: int) -> Block:
         """Turn the pending children of ``level`` into one parent one level up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -294,3 +295,40 @@ def test_read_only_store_reports_write_failure(tmp_path: Path) -> None:
             store.add(b"hello world")
     finally:
         (tmp_path / "ro" / "blocks").chmod(0o700)
+
+
+def test_long_stream_round_trips_past_the_write_queue_limit(tmp_path: Path) -> None:
+    data = np.random.default_rng(9).bytes(90 * CHUNK_SIZE + 3)  # more leaves than in flight
+    store = EmbeddedStore(tmp_path / "s", durable=False)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+
+    with open(path, "rb") as fh:
+        result = store.add(fh)
+
+    assert result == MemoryStore().add(data)
+    assert store.cat_bytes(result.cid) == data
+
+
+def test_failing_source_leaves_no_pin_and_a_healthy_store(store: EmbeddedStore) -> None:
+    class Broken(io.RawIOBase):
+        """Two chunks of data, then a read error (a network stream dropping)."""
+
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+            self.reads += 1
+            if self.reads > 2:
+                raise OSError("connection reset")
+            b[:] = b"\x07" * len(b)
+            return len(b)
+
+    with pytest.raises(OSError, match="connection reset"):
+        store.add(Broken())
+
+    assert store.pins() == []
+    assert store.verify().ok
