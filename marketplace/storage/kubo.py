@@ -5,8 +5,8 @@ the embedded store reproduces (``cid-version=1``, ``raw-leaves=true``,
 ``chunker=size-262144``), computes the CID locally while uploading, and raises
 :class:`~marketplace.errors.CidMismatch` if the daemon answers anything else. ``cat`` streams
 the daemon's bytes through the same importer and releases them only once they re-derive the
-requested CID, so a lying or broken daemon yields :class:`~marketplace.errors.CorruptContent`,
-never wrong bytes. Timeouts and connection failures are retried a bounded number of times,
+requested CID (range reads fetch and verify single blocks instead), so a lying or broken
+daemon yields :class:`~marketplace.errors.CorruptContent`, never wrong bytes. Timeouts and connection failures are retried a bounded number of times,
 then reported as :class:`~marketplace.errors.BackendUnavailable`.
 """
 
@@ -28,6 +28,7 @@ from marketplace.errors import (
     CorruptContent,
     StorageError,
 )
+from marketplace.storage import dag
 from marketplace.storage.importer import CHUNK_SIZE, DagBuilder, chunks_of
 from marketplace.storage.multiformats import CID, as_cid
 from marketplace.storage.protocol import AddResult, Progress, Source
@@ -169,13 +170,19 @@ class KuboStore:
             raise StorageError(f"Kubo {path} answered non-JSON: {text[:200]!r}") from exc
 
     def cat(self, cid: CID | str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """Fetch the whole file, check it re-derives ``cid``, then stream the requested range.
+        """Stream verified bytes of ``cid``.
 
-        Verification needs every byte, so a range read still downloads the file once.
+        A whole-file read uses ``/cat``: the bytes are spooled while being re-chunked, and are
+        released only if they re-derive ``cid``. A range read walks the DAG with
+        ``/block/get`` instead, checking every block against its CID and fetching only the
+        blocks on the way to the range.
         """
         root = as_cid(cid)
         if offset < 0 or (length is not None and length < 0):
             raise ValueError("offset and length must be non-negative")
+        if offset or length is not None:
+            self.get_block(root)  # fail now, not at the first iteration
+            return dag.read_range(self.get_block, root, offset, length)
         # The spool outlives this call: the returned generator closes it.
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         try:
@@ -204,6 +211,14 @@ class KuboStore:
                 f" {builder.root}",
                 hint="the daemon or its blocks are damaged (or the CID was not made by fedmarket)",
             )
+
+    def get_block(self, cid: CID) -> bytes:
+        """One raw block from the daemon, verified against its CID."""
+        with self._post("/block/get", {"arg": str(cid)}) as response:
+            data = response.read()
+        if not cid.matches(data):
+            raise CorruptContent(f"Kubo at {self.api_url} returned a block that is not {cid}")
+        return data
 
     def cat_bytes(self, cid: CID | str, *, offset: int = 0, length: int | None = None) -> bytes:
         return b"".join(self.cat(cid, offset=offset, length=length))

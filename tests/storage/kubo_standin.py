@@ -4,7 +4,7 @@ It behaves as Kubo documents: POST only (GET gets 405), multipart ``/api/v0/add`
 NDJSON, ``/api/v0/cat`` streamed with chunked transfer encoding, errors as HTTP 500 with a
 JSON body ``{"Message", "Code", "Type": "error"}``, 404 for unknown endpoints. ``mode``
 switches on misbehaviour: ``hang`` (answers too late), ``wrong-cid`` (reports another CID),
-``corrupt-cat`` (flips a byte of what it serves), ``flaky`` (one 503 before each success).
+``corrupt-cat`` (flips a byte of what ``cat`` and ``block/get`` serve), ``flaky`` (one 503 before each success).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class StandinKubo:
             "/api/v0/add": self.add,
             "/api/v0/cat": self.cat,
             "/api/v0/block/stat": self.block_stat,
+            "/api/v0/block/get": self.block_get,
             "/api/v0/pin/add": self.pin_add,
             "/api/v0/pin/rm": self.pin_rm,
         }
@@ -143,6 +144,12 @@ class StandinKubo:
     def block_stat(self, h: Any, params: dict[str, str], body: bytes) -> None:
         block = self.store.get_block(CID.parse(params["arg"]))
         self.reply(h, {"Key": params["arg"], "Size": len(block)})
+
+    def block_get(self, h: Any, params: dict[str, str], body: bytes) -> None:
+        block = bytearray(self.store.get_block(CID.parse(params["arg"])))
+        if self.mode == "corrupt-cat" and block:
+            block[0] ^= 0xFF
+        h._send(200, bytes(block), "application/octet-stream")
 
     def pin_add(self, h: Any, params: dict[str, str], body: bytes) -> None:
         self.store.pin(params["arg"])

@@ -65,6 +65,32 @@ def test_cat_round_trip_and_ranges(kubo: StandinKubo, payload: bytes) -> None:
     assert store.get(cid) == payload
 
 
+def test_range_read_fetches_only_the_blocks_it_needs(kubo: StandinKubo, payload: bytes) -> None:
+    store = client(kubo)
+    cid = store.add(payload).cid
+    kubo.requests.clear()
+
+    got = store.cat_bytes(cid, offset=3 * 262144 + 10, length=20)
+
+    assert got == payload[3 * 262144 + 10 : 3 * 262144 + 30]
+    fetched = {params["arg"] for _, path, params in kubo.requests if path == "/api/v0/block/get"}
+    last_leaf = str(CID.of(0x55, payload[3 * 262144 :]))
+    assert "/api/v0/cat" not in [path for _, path, _ in kubo.requests]
+    assert fetched == {cid, last_leaf}  # the root and the one leaf holding the range
+
+
+def test_range_read_from_a_corrupting_daemon_is_corrupt(payload: bytes) -> None:
+    server = StandinKubo(mode="corrupt-cat")
+    server.start()
+    try:
+        store = client(server)
+        cid = store.add(payload).cid
+        with pytest.raises(CorruptContent):
+            store.cat_bytes(cid, offset=5, length=5)
+    finally:
+        server.stop()
+
+
 def test_cat_of_empty_file(kubo: StandinKubo) -> None:
     store = client(kubo)
     cid = store.add(b"").cid
