@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import struct
 
@@ -163,3 +164,11 @@ def test_integer_tensors_are_refused_when_encoding() -> None:
 def test_empty_mapping_is_refused() -> None:
     with pytest.raises(InvalidUpdate):
         encode_weights({})
+
+
+def test_pickled_torch_checkpoint_is_refused_not_loaded() -> None:
+    buffer = io.BytesIO()
+    torch.save(state(), buffer)
+
+    with pytest.raises(InvalidUpdate):
+        decode_weights(buffer.getvalue())
