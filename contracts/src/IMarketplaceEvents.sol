@@ -74,6 +74,8 @@ interface IMarketplaceEvents {
     event CreditAdded(
         address indexed account, uint256 amount, uint256 indexed taskId, uint32 round
     );
+    /// @notice The requester published the validation set (whose sha256 the task fixed) at `cid`.
+    event ValidationPublished(uint256 indexed taskId, string cid);
     /// @notice `account` withdrew `amount` of credited bonds.
     event CreditWithdrawn(address indexed account, uint256 amount);
 }

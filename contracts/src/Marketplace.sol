@@ -137,6 +137,18 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         token.safeTransfer(msg.sender, owed);
     }
 
+    /// @notice Announces where the task's validation set can be fetched, so that anyone can
+    /// audit every round (DESIGN: published when the task ends, or when a challenge needs it).
+    /// @dev Requester only; stores nothing. Its bytes must hash to `validationSha256`, which
+    /// auditors check off-chain. May be repeated (e.g. after re-pinning); the latest counts.
+    /// @param taskId the task
+    /// @param cid the IPFS CID of the validation set
+    function publishValidation(uint256 taskId, string calldata cid) external {
+        Task storage t = _existingTask(taskId);
+        if (msg.sender != t.requester) revert MarketplaceNotRequester(taskId, msg.sender);
+        emit ValidationPublished(taskId, cid);
+    }
+
     // ---------------------------------------------------------------- participant
 
     /// @notice Joins a task with a stake of at least `minStake` (approve the marketplace first).

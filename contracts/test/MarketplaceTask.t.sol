@@ -325,6 +325,24 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         market.refund(taskId);
     }
 
+    function testPublishValidation() public {
+        uint256 taskId = createDefaultTask();
+        vm.expectEmit();
+        emit ValidationPublished(taskId, "bafkreivalidation");
+        vm.prank(requester);
+        market.publishValidation(taskId, "bafkreivalidation");
+    }
+
+    function testPublishValidationReverts() public {
+        uint256 taskId = createDefaultTask();
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceNotRequester.selector, taskId, alice));
+        vm.prank(alice);
+        market.publishValidation(taskId, "x");
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceUnknownTask.selector, 5));
+        vm.prank(requester);
+        market.publishValidation(5, "x");
+    }
+
     function testViewsOfUnknownTask() public view {
         vm.assertEq(market.phase(42), PHASE_NONE, "phase");
         vm.assertEq(market.getTask(42).status, 0, "status");
