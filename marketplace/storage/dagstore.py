@@ -17,9 +17,13 @@ from typing import BinaryIO
 
 from marketplace.errors import ContentNotFound, CorruptContent, StorageError
 from marketplace.storage import car, dag
-from marketplace.storage.importer import Block, DagBuilder, LeafSink, chunks_of
+from marketplace.storage.importer import CHUNK_SIZE, Block, DagBuilder, LeafSink, chunks_of
 from marketplace.storage.multiformats import CID, RAW, as_cid
 from marketplace.storage.protocol import AddResult, Progress, Source
+
+_SMALL = (
+    4 * CHUNK_SIZE
+)  # below this, a helper thread for the file's sha256 costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,8 @@ class DagStore(ABC):
     # ---- ContentStore ------------------------------------------------------------------
     def add(self, data: Source, *, pin: bool = True, progress: Progress | None = None) -> AddResult:
         """Chunk, build and store ``data``; pin the root unless ``pin=False``."""
-        builder = DagBuilder(background_sha256=True, leaf_sink=self._leaf_sink())
+        small = isinstance(data, bytes | bytearray | memoryview) and len(data) <= _SMALL
+        builder = DagBuilder(background_sha256=not small, leaf_sink=self._leaf_sink())
         try:
             with self._writer_lock():
                 try:
