@@ -21,9 +21,8 @@ from marketplace.storage.importer import CHUNK_SIZE, Block, DagBuilder, LeafSink
 from marketplace.storage.multiformats import CID, RAW, as_cid
 from marketplace.storage.protocol import AddResult, Progress, Source
 
-_SMALL = (
-    4 * CHUNK_SIZE
-)  # below this, a helper thread for the file's sha256 costs more than it saves
+# Below this size a helper thread for the whole-file sha256 costs more than it saves.
+_SMALL = 4 * CHUNK_SIZE
 
 
 @dataclass(frozen=True)
