@@ -153,6 +153,8 @@ def _resolved(cid: CID | Future[CID]) -> CID:
 
 def chunks_of(source: Source) -> Iterator[memoryview]:
     """Split bytes or a binary stream into CHUNK_SIZE pieces (the last may be shorter)."""
+    if isinstance(source, str):
+        raise TypeError("content must be bytes or a binary stream, not str (encode it first)")
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
         for start in range(0, len(view), CHUNK_SIZE):

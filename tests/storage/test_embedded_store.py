@@ -332,3 +332,8 @@ def test_failing_source_leaves_no_pin_and_a_healthy_store(store: EmbeddedStore) 
 
     assert store.pins() == []
     assert store.verify().ok
+
+
+def test_text_must_be_encoded_first(memory: MemoryStore) -> None:
+    with pytest.raises(TypeError, match="encode"):
+        memory.add("a JSON document")  # type: ignore[arg-type]
