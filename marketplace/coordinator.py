@@ -29,8 +29,9 @@ from marketplace.task_spec import TaskSpec
 
 Log = Callable[[str], None]
 
-#: Seconds past a deadline before acting on it (block timestamps may trail wall time).
-DEADLINE_MARGIN_S = 1.0
+#: Seconds past a deadline (in block time) before acting on it: the next block's timestamp
+#: must be past the deadline for the contract to agree.
+DEADLINE_MARGIN_S = 1
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Coordinator:
         phase = self.client.phase(self.task_id)
         task = self.client.task(self.task_id)
         round_ = int(task.last_round)
-        now = time.time()
+        now = self.client.chain_time()
         if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
             return False
         if phase in (Phase.CREATED, Phase.FINAL):

@@ -11,7 +11,7 @@ on the same public artifacts reproduces the same CIDs and amounts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,6 +51,14 @@ class Reveal:
     cid: str
     sha256: str
     num_samples: int
+
+
+#: Rejection reason for an all-zero update (the free-rider that returns the global model
+#: unchanged). Aggregated, it would only shrink the honest step, which the coalition utility
+#: can reward by chance; it carries no information, so it is neither aggregated nor paid.
+EMPTY_UPDATE = "empty_update"
+#: Rejection reason for a CID already revealed in an earlier round (copied or replayed).
+REPLAYED_CID = "replayed_cid"
 
 
 @dataclass(frozen=True)
@@ -147,8 +155,6 @@ def fetch_candidates(inputs: RoundInputs, store: ContentStore) -> list[Candidate
     candidates = []
     for reveal in inputs.reveals:
         try:
-            if reveal.cid in inputs.replayed_cids:
-                raise ReplayedUpdate(f"{reveal.cid} was already revealed in an earlier round")
             blob = store.cat_bytes(reveal.cid)
             if sha256_hex(blob) != reveal.sha256.lower():
                 raise CorruptContent(f"{reveal.cid}: bytes do not match the revealed sha256")
@@ -161,10 +167,6 @@ def fetch_candidates(inputs: RoundInputs, store: ContentStore) -> list[Candidate
     return candidates
 
 
-class ReplayedUpdate(CorruptContent):
-    """A reveal points at an update already revealed in an earlier round (a stale replay)."""
-
-
 def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validation,
                   *, publish: bool = True) -> RoundOutcome:
     """Aggregate, value and pay one round; with ``publish`` the new model and report are stored."""
@@ -172,16 +174,26 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
     shapes = parameter_shapes(spec.model)
     prev_blob = store.cat_bytes(inputs.global_model_cid)
     prev_params = decode_weights(prev_blob, shapes, max_bytes=spec.max_update_bytes)
-    candidates = fetch_candidates(inputs, store)
+    fresh = [r for r in inputs.reveals if r.cid not in inputs.replayed_cids]
+    candidates = fetch_candidates(replace(inputs, reveals=fresh), store)
     accepted, rejected = screen_updates(candidates, spec.model, max_norm=spec.max_update_norm)
-    rejected_by = {r.participant: r for r in rejected}
+    rejected_by = {r.participant: (r.reason, r.detail) for r in rejected}
+    for reveal in inputs.reveals:
+        if reveal.cid in inputs.replayed_cids:
+            rejected_by[reveal.participant] = (REPLAYED_CID, f"{reveal.cid} was revealed in an "
+                                               "earlier round: a stale copy, not new work")
+    for cand in accepted:
+        if cand.params is not None and all(not np.any(v) for v in cand.params.values()):
+            rejected_by[cand.participant] = (EMPTY_UPDATE, "the update is all zeros: the global "
+                                             "model returned unchanged carries no information")
+    accepted = [c for c in accepted if c.participant not in rejected_by]
     submissions = []
     for reveal in inputs.reveals:
         rej = rejected_by.get(reveal.participant)
         submissions.append(SubmissionRecord(
             participant=reveal.participant, cid=reveal.cid, sha256=reveal.sha256,
             num_samples=reveal.num_samples, status="rejected" if rej else "accepted",
-            reason=rej.reason if rej else "", detail=rej.detail if rej else "",
+            reason=rej[0] if rej else "", detail=rej[1] if rej else "",
         ))
     updates = [dict(c.params) for c in accepted if c.params is not None]
     counts = [c.num_samples for c in accepted]

@@ -1,0 +1,138 @@
+"""Test kit for the round protocol on a real devnet: tasks, scripted participants, time travel.
+
+Tests drive the protocol step by step with real contracts and the real round computation;
+only the clock is moved (``evm_increaseTime``) so windows pass without waiting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from web3 import Web3
+
+from devnet.accounts import dev_account
+from devnet.deployments import Deployments
+from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.commitment import commitment
+from marketplace.chain.rpc import connect
+from marketplace.settings import Settings
+from marketplace.storage import ContentStore, EmbeddedStore
+from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig
+from marketplace.tasks import CreatedTask, Windows, create_task
+from marketplace.weights import encode_weights
+from participant.data import (
+    Dataset,
+    dataset_sha256,
+    dirichlet_partition,
+    load_digits,
+    train_validation_split,
+)
+from valuation.architecture import ModelSpec
+
+TOKEN = 10**18
+MODEL = ModelSpec("logreg", (64,), 10)
+
+
+@dataclass
+class Devnet:
+    settings: Settings
+    deployments: Deployments
+    _w3: Web3 | None = None
+
+    @property
+    def w3(self) -> Web3:
+        if self._w3 is None:
+            self._w3 = connect(self.deployments.rpc_url)
+        return self._w3
+
+    def client(self, index: int) -> MarketplaceClient:
+        """A client acting as dev account ``index`` (1 requester, 2 aggregator, 3+ others)."""
+        return MarketplaceClient(self.w3, self.deployments.marketplace, self.deployments.token,
+                                 dev_account(index))
+
+    def store(self) -> ContentStore:
+        return EmbeddedStore(self.settings.store_dir)
+
+    def advance(self, seconds: int) -> None:
+        """Move block time forward and mine a block."""
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+@dataclass
+class Scenario:
+    """A task on the devnet with data for its participants and the requester's validation set."""
+
+    devnet: Devnet
+    created: CreatedTask
+    spec: TaskSpec
+    validation: Dataset
+    shards: list[Dataset]
+    participants: list[int]  # dev account indexes
+    windows: Windows
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_id(self) -> int:
+        return self.created.task_id
+
+    def client(self, i: int) -> MarketplaceClient:
+        return self.devnet.client(self.participants[i])
+
+    def address(self, i: int) -> str:
+        return str(dev_account(self.participants[i]).address)
+
+    def to_commit_end(self) -> None:
+        self.devnet.advance(self.windows.commit + 1)
+
+    def to_reveal_end(self) -> None:
+        self.devnet.advance(self.windows.reveal + 1)
+
+    def to_challenge_end(self) -> None:
+        self.devnet.advance(self.windows.challenge + 1)
+
+
+def make_scenario(devnet: Devnet, n: int = 3, *, rounds: int = 2, round_budget: int = 100,
+                  participants_from: int = 3, seed: int = 1, model: ModelSpec = MODEL,
+                  method: str = "auto") -> Scenario:
+    """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes."""
+    train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
+    parts = dirichlet_partition(train.y, n, 1.0, seed=seed)
+    shards = [train.subset(np.sort(p)) for p in parts]
+    spec = TaskSpec(
+        name="test task",
+        model=model,
+        validation_sha256=dataset_sha256(validation),
+        validation_size=len(validation),
+        training=TrainingConfig(epochs=2, lr=0.1),
+        valuation=ValuationConfig(method=method),
+    )
+    windows = Windows(commit=30, reveal=30, settle=600, challenge=30)
+    requester = devnet.client(1)
+    created = create_task(requester, devnet.store(), spec, aggregator=devnet.client(2).address,
+                          rounds=rounds, round_budget=round_budget * TOKEN, min_stake=TOKEN,
+                          windows=windows, settle_bond=TOKEN, slash_bps=5000)
+    return Scenario(devnet, created, spec, validation, shards,
+                    list(range(participants_from, participants_from + n)), windows)
+
+
+def raw_submit(client: MarketplaceClient, store: ContentStore, task_id: int, round_: int,
+               update: Mapping[str, np.ndarray] | bytes, num_samples: int = 100,
+               salt: bytes | None = None) -> dict[str, Any]:
+    """Upload an arbitrary update (or raw bytes) and commit to it; returns what reveal needs."""
+    blob = update if isinstance(update, bytes) else encode_weights(update)
+    added = store.add(blob)
+    salt = salt or os.urandom(32)
+    digest = bytes.fromhex(added.sha256)
+    c = commitment(task_id, round_, added.cid, digest, num_samples, client.address, salt)
+    client.commit(task_id, c)
+    return {"cid": added.cid, "sha256": digest, "num_samples": num_samples, "salt": salt,
+            "commitment": c}
+
+
+def raw_reveal(client: MarketplaceClient, task_id: int, sub: Mapping[str, Any]) -> None:
+    client.reveal(task_id, sub["cid"], sub["sha256"], sub["num_samples"], sub["salt"])
