@@ -92,9 +92,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         t.minStake = p.minStake;
         t.settleBond = p.settleBond;
         t.specCidHash = keccak256(bytes(p.specCid));
-        bytes32 initialModel = keccak256(bytes(p.initialModelCid));
-        t.initialModelCidHash = initialModel;
-        t.modelCidHash = initialModel;
+        t.initialModelCidHash = keccak256(bytes(p.initialModelCid));
         t.validationSha256 = p.validationSha256;
         emit TaskCreated(taskId, msg.sender, p);
         token.safeTransferFrom(msg.sender, address(this), escrow);
@@ -245,8 +243,9 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     {
         Task storage t = _existingTask(taskId);
         _finalizeIfDue(taskId, t);
-        bytes32 root = t.finalPayoutRoot;
-        if (t.lastFinalRound == 0) revert MarketplaceNoFinalSettlement(taskId);
+        uint32 finalRound = t.lastFinalRound;
+        if (finalRound == 0) revert MarketplaceNoFinalSettlement(taskId);
+        bytes32 root = _rounds[taskId][finalRound].payoutRoot;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, cumulativeAmount))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) {
             revert MarketplaceInvalidProof(taskId, msg.sender, cumulativeAmount);
@@ -325,9 +324,8 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
             r = last + 1;
         }
         bytes32 given = keccak256(bytes(globalModelCid));
-        if (given != t.modelCidHash) {
-            revert MarketplaceModelMismatch(taskId, r, t.modelCidHash, given);
-        }
+        bytes32 expected = _expectedModel(taskId, t);
+        if (given != expected) revert MarketplaceModelMismatch(taskId, r, expected, given);
         t.lastRound = r;
         Round storage rd = _rounds[taskId][r];
         rd.openedAt = uint40(block.timestamp);
@@ -534,7 +532,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         info.lastFinalRound = t.lastFinalRound;
         info.specCidHash = t.specCidHash;
         info.initialModelCidHash = t.initialModelCidHash;
-        info.modelCidHash = t.modelCidHash;
+        info.modelCidHash = _expectedModel(taskId, t);
         info.validationSha256 = t.validationSha256;
         info.rounds = t.rounds;
         info.roundBudget = t.roundBudget;
@@ -553,7 +551,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         info.totalClaimed = t.totalClaimed;
         info.totalSlashed = t.totalSlashed;
         info.totalRefunded = t.totalRefunded;
-        info.finalPayoutRoot = t.finalPayoutRoot;
+        info.finalPayoutRoot = _rounds[taskId][t.lastFinalRound].payoutRoot;
     }
 
     /// @notice Everything stored or derived about a round (zeroes for a round never opened).
@@ -745,12 +743,19 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     function _makeFinal(uint256 taskId, Task storage t, uint32 r, Round storage rd) private {
         rd.status = RoundStatus.Final;
         uint128 allocated = t.totalAllocated + rd.totalPaid;
-        bytes32 root = rd.payoutRoot;
         t.totalAllocated = allocated;
-        t.finalPayoutRoot = root;
-        t.lastFinalRound = r;
-        t.modelCidHash = rd.newGlobalCidHash;
-        emit SettlementFinalized(taskId, r, root, allocated);
+        // casting to 'uint24' is safe because r <= rounds <= MAX_ROUNDS
+        // forge-lint: disable-next-line(unsafe-typecast)
+        t.lastFinalRound = uint24(r);
+        emit SettlementFinalized(taskId, r, rd.payoutRoot, allocated);
+    }
+
+    /// @dev The model the next round must open with: the latest final valid settlement's new
+    /// model, or the initial model before any (a voided round keeps the previous model).
+    function _expectedModel(uint256 taskId, Task storage t) private view returns (bytes32) {
+        uint32 finalRound = t.lastFinalRound;
+        if (finalRound == 0) return t.initialModelCidHash;
+        return _rounds[taskId][finalRound].newGlobalCidHash;
     }
 
     function _endIfLastRound(uint256 taskId, Task storage t, uint32 r) private {

@@ -53,7 +53,7 @@ enum Phase {
     Cancelled
 }
 
-/// @dev Storage layout of a task, packed into 12 slots. Totals fit in uint128 because
+/// @dev Storage layout of a task, packed into 10 slots. Totals fit in uint128 because
 /// createTask rejects escrows above type(uint128).max.
 struct Task {
     // slot 0: read by almost every call
@@ -61,6 +61,7 @@ struct Task {
     TaskStatus status;
     uint32 rounds;
     uint32 lastRound; // last opened round (1-based), 0 before round 1
+    uint24 lastFinalRound; // last round whose settlement is final and valid, 0 if none
     // slot 1
     address aggregator;
     uint32 commitWindow;
@@ -82,10 +83,8 @@ struct Task {
     uint128 totalClaimed;
     // slot 6
     uint128 totalRefunded; // budget and slashed stakes already paid back to the requester
-    uint32 lastFinalRound; // last round whose settlement is final and valid, 0 if none
-    // slot 7..10
-    bytes32 finalPayoutRoot; // root of the latest final valid settlement (cumulative payouts)
-    bytes32 modelCidHash; // keccak256 of the CID the next round must open with
+    // slot 7..9. The claimable root and the next round's model are read from the round
+    // `lastFinalRound` rather than copied here, which keeps finalization cheap.
     bytes32 specCidHash;
     bytes32 initialModelCidHash;
     bytes32 validationSha256;
@@ -120,7 +119,7 @@ struct TaskInfo {
     uint32 lastFinalRound;
     bytes32 specCidHash;
     bytes32 initialModelCidHash;
-    bytes32 modelCidHash; // the CID (hash) the next round must open with
+    bytes32 modelCidHash; // the CID (hash) the next round must open with (derived)
     bytes32 validationSha256;
     uint32 rounds;
     uint128 roundBudget;
@@ -139,7 +138,7 @@ struct TaskInfo {
     uint256 totalClaimed;
     uint256 totalSlashed;
     uint256 totalRefunded;
-    bytes32 finalPayoutRoot;
+    bytes32 finalPayoutRoot; // root of round lastFinalRound's settlement, 0 if none (derived)
 }
 
 /// @notice Everything stored or derived about a round, as returned by `getRound`.
