@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 import httpx
 
@@ -120,12 +120,12 @@ class KuboStore:
             hint="is the daemon running, and is FEDMARKET_IPFS its RPC address (port 5001)?",
         )
 
-    def _json(self, path: str, params: dict[str, str]) -> Any:
-        with self._post(path, params) as response:
-            text = response.read().decode("utf-8", "replace").strip()
-        lines = [line for line in text.splitlines() if line.strip()]
+    def _json(self, path: str, params: dict[str, str], body: IO[bytes] | None = None) -> Any:
+        """The reply's JSON objects (Kubo streams one per line)."""
+        with self._post(path, params, body=body) as response:
+            text = response.read().decode("utf-8", "replace")
         try:
-            return [json.loads(line) for line in lines]
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise StorageError(f"Kubo {path} answered non-JSON: {text[:200]!r}") from exc
 
@@ -149,7 +149,7 @@ class KuboStore:
             builder.finish()
             assert builder.root is not None
             params = {**ADD_PARAMS, "pin": "true" if pin else "false"}
-            replies = self._json_upload("/add", params, spool)  # type: ignore[arg-type]
+            replies = self._json("/add", params, spool)
         hashes = [r["Hash"] for r in replies if isinstance(r, dict) and "Hash" in r]
         if not hashes:
             raise StorageError(f"Kubo /add answered without a CID: {replies!r:.200}")
@@ -160,14 +160,6 @@ class KuboStore:
                 hint="the daemon ignored cid-version/raw-leaves/chunker; check its version",
             )
         return AddResult(expected, builder.size, builder.sha256)
-
-    def _json_upload(self, path: str, params: dict[str, str], body: BinaryIO) -> list[Any]:
-        with self._post(path, params, body=body) as response:
-            text = response.read().decode("utf-8", "replace")
-        try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise StorageError(f"Kubo {path} answered non-JSON: {text[:200]!r}") from exc
 
     def cat(self, cid: CID | str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream verified bytes of ``cid``.
@@ -259,12 +251,19 @@ def _stream_range(spool: IO[bytes], offset: int, length: int | None) -> Iterator
 def _error_for(path: str, params: dict[str, str], response: httpx.Response) -> StorageError:
     """Map a Kubo error reply (JSON ``{"Message", "Code", "Type": "error"}``) to our tree."""
     message = response.text.strip()
+    kubo_error = False
     with contextlib.suppress(ValueError, AttributeError):
-        message = str(json.loads(message).get("Message", message))
+        message = str(json.loads(message)["Message"])
+        kubo_error = True
     what = f"{path} {params.get('arg', '')}".strip()
+    if not kubo_error and response.status_code in (404, 405):
+        return StorageError(
+            f"{response.url} is not a Kubo RPC endpoint (HTTP {response.status_code})",
+            hint="FEDMARKET_IPFS should be the daemon's API address, e.g. http://127.0.0.1:5001",
+        )
     lowered = message.lower()
-    if response.status_code == 404 or "not found" in lowered or "could not find" in lowered:
-        return ContentNotFound(f"Kubo: {what}: {message or 'not found'}")
+    if "not found" in lowered or "could not find" in lowered:
+        return ContentNotFound(f"Kubo: {what}: {message}")
     return StorageError(f"Kubo {what} failed (HTTP {response.status_code}): {message}")
 
 

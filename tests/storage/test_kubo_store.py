@@ -175,8 +175,10 @@ def test_kubo_error_message_is_surfaced(kubo: StandinKubo) -> None:
 def test_unknown_endpoint_is_reported(kubo: StandinKubo) -> None:
     store = KuboStore(kubo.url + "/not-kubo", timeout=2.0, retries=0)
 
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError, match="not a Kubo RPC endpoint") as excinfo:
         store.version()
+
+    assert not isinstance(excinfo.value, ContentNotFound)
 
 
 def test_pin_and_version(kubo: StandinKubo) -> None:
