@@ -489,16 +489,16 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         uint256 amount = uint256(p.stake) * t.slashBps / BPS;
         if (amount == 0) revert MarketplaceNothingToSlash(taskId, round, participant);
         _slashed[taskId][round][participant] = true;
-        // Cannot underflow: slashBps <= BPS so amount <= stake; slashedTotal + amount never
-        // exceeds the original stake (a uint112), totalSlashed never exceeds the sum of stakes
-        // held by this contract (a token amount far below 2**128 by the uint112 stake cap).
-        // casting to 'uint112' is safe because amount <= stake, a uint112
+        // Safe unchecked: slashBps <= BPS, so amount <= stake (no underflow), and stake +
+        // slashedTotal never exceeds the original stake, a uint112 (no overflow). The casts to
+        // uint112 are safe for the same reason (amount <= stake, a uint112).
         unchecked {
             // forge-lint: disable-next-line(unsafe-typecast)
             p.stake -= uint112(amount);
             // forge-lint: disable-next-line(unsafe-typecast)
             p.slashedTotal += uint112(amount);
         }
+        // casting to 'uint128' is safe because amount <= stake, a uint112 (the sum is checked)
         // forge-lint: disable-next-line(unsafe-typecast)
         t.totalSlashed += uint128(amount);
         emit ParticipantSlashed(taskId, round, participant, amount);
