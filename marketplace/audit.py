@@ -193,6 +193,13 @@ def _compare_round(store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, 
     for name, expected, found in checks:
         if expected != found:
             ra.mismatches.append(Finding(r, name, expected, found, "settled value differs"))
+    try:  # the settled model must be retrievable: the next round (and users) start from it
+        store.cat_bytes(str(settled.get("new_global_cid")))
+    except FedmarketError as exc:
+        ra.mismatches.append(Finding(r, "new_global_cid", "retrievable",
+                                     settled.get("new_global_cid"),
+                                     f"settled model unavailable: {exc}"))
+        ra.status = "unavailable"
     try:
         published = RoundReport.from_json(store.cat_bytes(settled["report_cid"]))
     except (FedmarketError, KeyError) as exc:
@@ -209,7 +216,7 @@ def _compare_round(store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, 
     if outcome.report_cid != settled.get("report_cid") and not ra.mismatches:
         ra.noise.append(Finding(r, "report_cid", outcome.report_cid, settled.get("report_cid"),
                                 "report bytes differ only by float noise"))
-    if ra.mismatches:
+    if ra.mismatches and ra.status == "ok":
         ra.status = "mismatch"
 
 
