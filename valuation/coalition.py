@@ -188,6 +188,7 @@ class ModelUtility:
         if not coalitions:
             return np.zeros(0, dtype=np.float64)
         weights = self.weights(coalitions)
+        weights = np.hstack([np.ones((len(coalitions), 1)), weights])
         chunk = self._batch_size or self._chunk
         out = np.empty(len(coalitions), dtype=np.float64)
         with torch.no_grad():
@@ -261,10 +262,10 @@ class ModelUtility:
                     outputs.append(out)
         self._first_index = first
         self._first_shape = tuple(outputs[0].shape)  # (N, h[+1]) or (N, c, H, W)
-        self._first_base = outputs[0].reshape(1, -1).contiguous()
-        self._first_deltas = torch.stack(outputs[1:]).reshape(self.n_players, -1).contiguous()
+        # row 0 is θ_prev's output, row 1+i participant i's: one plain matrix product per chunk
+        self._first_stack = torch.stack(outputs).reshape(len(sources), -1).contiguous()
 
-        self._later: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._later: dict[str, torch.Tensor] = {}
         for index in trainable[1:]:
             step = self._plan[index]
             stacks: list[tuple[np.ndarray, np.ndarray]] = []
@@ -281,25 +282,20 @@ class ModelUtility:
                 if carry and params is self._prev:
                     aug[-1, -1] = 1.0
                 stacks.append((aug.reshape(-1), np.zeros(0)))
-            self._later[f"{step.name}.weight"] = (
-                as_tensor(stacks[0][0]).reshape(1, -1),
-                as_tensor(np.stack([s[0] for s in stacks[1:]])),
-            )
-            self._later[f"{step.name}.bias"] = (
-                as_tensor(stacks[0][1]).reshape(1, -1),
-                as_tensor(np.stack([s[1] for s in stacks[1:]])),
-            )
+            self._later[f"{step.name}.weight"] = as_tensor(np.stack([s[0] for s in stacks]))
+            self._later[f"{step.name}.bias"] = as_tensor(np.stack([s[1] for s in stacks]))
 
     def _combine(self, name: str, w: torch.Tensor) -> torch.Tensor:
-        """Coalition parameters ``θ_prev + W Δ`` for every row of ``w``, flattened per row."""
-        prev, deltas = self._later[name]
-        return torch.addmm(prev, w, deltas)
+        """Coalition parameters ``θ_prev + W Δ`` for every row of ``w`` (``[1 | W]`` rows
+        against the ``[θ_prev; Δ_1; …; Δ_n]`` stack), flattened per row."""
+        return torch.mm(w, self._later[name])
 
     def _batched_logits(self, w: torch.Tensor) -> torch.Tensor:
-        """Logits ``(C, N, K)`` for the coalitions whose weight rows are ``w`` (``C×n``)."""
+        """Logits ``(C, N, K)`` for the coalitions whose rows in ``w`` are ``[1 | w_S]``
+        (``C×(n+1)``: the leading 1 carries θ_prev)."""
         c = w.shape[0]
         n_val = self._x.shape[0]
-        h = torch.addmm(self._first_base, w, self._first_deltas).reshape(c, *self._first_shape)
+        h = torch.mm(w, self._first_stack).reshape(c, *self._first_shape)
         for step in self._plan[self._first_index + 1 :]:
             if step.kind == "relu":
                 h = h.relu_()
