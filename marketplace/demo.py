@@ -33,7 +33,7 @@ from marketplace.round_compute import RoundOutcome
 from marketplace.settings import Settings
 from marketplace.storage import open_store
 from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig
-from marketplace.tasks import Windows, create_task
+from marketplace.tasks import Windows, create_task, publish_validation
 from participant.data import (
     Dataset,
     dataset_sha256,
@@ -164,9 +164,10 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         if exc.error_name != "MarketplaceNothingToRefund":
             raise
     aggregator.withdraw_credit() if aggregator.credits(aggregator.address) else None
+    publish_validation(requester, store, task_id, validation)  # now anyone can audit
     claimed = {a: requester.claimed(task_id, a) for a in addresses}
     after = {a: requester.balance(a) for a in addresses}
-    audit_summary = _audit(settings, requester, store, task_id, validation, log)
+    audit_summary = _audit(requester, store, task_id)
     rounds = []
     for r in sorted(outcomes):
         rep = outcomes[r].report
@@ -191,14 +192,10 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
     )  # fmt: skip
 
 
-def _audit(settings: Settings, client: MarketplaceClient, store: Any, task_id: int,
-           validation: Dataset, log: Any) -> dict[str, Any]:
-    try:
-        from marketplace.audit import audit_task
-    except ImportError:
-        log("audit module not available")
-        return {"ok": False, "error": "audit not available"}
-    result = audit_task(client, store, task_id, validation=validation)
+def _audit(client: MarketplaceClient, store: Any, task_id: int) -> dict[str, Any]:
+    from marketplace.audit import audit_task
+
+    result = audit_task(client, store, task_id)  # from public artifacts only
     return result.to_dict()
 
 

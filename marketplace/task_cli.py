@@ -129,4 +129,19 @@ def show(task_id: int, as_json: bool) -> None:
                    f"paid {from_units(int(r['total_paid']))}")
 
 
+@task.command("publish-validation")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help="The requester's keystore.")
+@click.option("--validation", "validation_path", required=True, type=click.Path(exists=True))
+def publish_validation_cmd(task_id: int, key: str, validation_path: str) -> None:
+    """Publish the task's validation set on IPFS (after the task, or for a challenge)."""
+    from marketplace.tasks import publish_validation
+    from participant.data import load_npz
+
+    settings = Settings.from_env()
+    cid = publish_validation(make_client(settings, key=key), open_store(settings), task_id,
+                             load_npz(validation_path))
+    click.echo(f"validation set of task {task_id} published as {cid}")
+
+
 __all__ = ["TaskSpec", "task"]

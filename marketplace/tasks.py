@@ -149,3 +149,19 @@ def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
 
 def load_spec(store: ContentStore, spec_cid: str) -> TaskSpec:
     return TaskSpec.from_json(store.cat_bytes(spec_cid))
+
+
+def publish_validation(client: MarketplaceClient, store: ContentStore, task_id: int,
+                       validation: Any) -> str:
+    """Upload the validation set (canonical bytes) and publish its CID on-chain.
+
+    Checks first that it is the set the task committed to, so a wrong file is never published.
+    """
+    from participant.data import dataset_sha256, dataset_to_bytes
+
+    committed = str(client.task(task_id).validation_sha256).removeprefix("0x")
+    if dataset_sha256(validation) != committed:
+        raise ConfigError(f"this is not the validation set task {task_id} committed to")
+    cid = store.add(dataset_to_bytes(validation)).cid
+    client.publish_validation(task_id, cid)
+    return cid

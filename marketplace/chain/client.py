@@ -202,6 +202,10 @@ class MarketplaceClient:
     def refund(self, task_id: int) -> TxReceipt:
         return self.tx.transact(self.market.functions.refund(task_id))
 
+    def publish_validation(self, task_id: int, cid: str) -> TxReceipt:
+        """Requester: publish the validation set's CID so anyone can audit every round."""
+        return self.tx.transact(self.market.functions.publishValidation(task_id, cid))
+
     def withdraw_credit(self) -> TxReceipt:
         return self.tx.transact(self.market.functions.withdrawCredit())
 
