@@ -303,13 +303,17 @@ def dirichlet_partition(
     seed: int,
     min_size: int = 10,
     max_attempts: int = 100,
+    balance: bool = False,
 ) -> list[np.ndarray]:
     """Non-IID partition: each class is spread over parts by proportions drawn from Dir(alpha).
 
     Small ``alpha`` (0.1) gives parts dominated by one or two classes; large ``alpha`` (100) is
-    close to IID. A part that already holds its fair share (``N / n_parts``) takes no more, and
-    draws are repeated until every part has ``min_size`` samples (at most ``max_attempts``
-    times, then ValueError). Returns sorted index arrays, one per part.
+    close to IID; part sizes vary too, as data owners' do. With ``balance`` a part that already
+    holds its fair share (``N / n_parts``) takes no more (the NIID-Bench convention, which keeps
+    sizes close; classes are then dealt in a random order so no class is systematically the one
+    squeezed into the remaining parts). Draws are repeated until every part has ``min_size``
+    samples (at most ``max_attempts`` times, then ValueError). Returns sorted index arrays, one
+    per part.
     """
     y = np.asarray(labels, dtype=np.int64)
     n = int(y.shape[0])
@@ -325,10 +329,10 @@ def dirichlet_partition(
         )
     rng = rng_for(seed)
     classes = np.unique(y)
-    fair_share = n / n_parts
+    fair_share = n / n_parts if balance else math.inf
     for _ in range(max_attempts):
         parts: list[list[int]] = [[] for _ in range(n_parts)]
-        for c in classes:
+        for c in rng.permutation(classes):
             members = rng.permutation(np.flatnonzero(y == c))
             proportions = rng.dirichlet(np.full(n_parts, alpha))
             sizes = np.array([len(p) for p in parts])

@@ -273,6 +273,16 @@ def test_dirichlet_small_alpha_is_more_skewed_than_large_alpha() -> None:
     assert _mean_top_class_share(labels, near_iid) < 0.2
 
 
+def test_balanced_dirichlet_partition_caps_part_sizes() -> None:
+    labels = load_digits().y
+    largest_class = int(np.bincount(labels).max())
+
+    parts = dirichlet_partition(labels, 10, alpha=0.3, seed=4, min_size=5, balance=True)
+
+    np.testing.assert_array_equal(np.sort(np.concatenate(parts)), np.arange(labels.size))
+    assert max(len(p) for p in parts) < labels.size / 10 + largest_class
+
+
 def test_dirichlet_partition_is_seeded() -> None:
     labels = load_digits().y
 
