@@ -16,6 +16,8 @@ valuation reports and in the audit, so they never change meaning:
 ``duplicate_cid``  two or more participants revealed the same CID; all of them are rejected
                    (commit-reveal makes copying impossible, so identical CIDs mean collusion or
                    a replay, and the ledger cannot tell who produced the update)
+``empty_update``   the update is all zeros (set by the round computation, not by this module)
+``replayed_cid``   the CID was revealed in an earlier round (set by the round computation)
 =================  ==============================================================================
 """
 
@@ -47,6 +49,8 @@ REASONS: tuple[str, ...] = (
     "non_finite",
     "norm_bound",
     "duplicate_cid",
+    "empty_update",
+    "replayed_cid",
 )
 """Every rejection reason code (see the module docstring)."""
 

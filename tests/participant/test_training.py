@@ -65,6 +65,14 @@ def test_train_local_leaves_inputs_and_global_rng_alone(digits: Dataset) -> None
     assert all(np.array_equal(global_params[k], before[k]) for k in before)
 
 
+def test_thread_setting_is_restored_after_training(digits: Dataset) -> None:
+    before = torch.get_num_threads()
+
+    train_local(MLP, initial_params(MLP, 0), digits.X, digits.y, num_threads=1)
+
+    assert torch.get_num_threads() == before
+
+
 def test_update_is_trained_minus_global(digits: Dataset) -> None:
     global_params = initial_params(MLP, seed=0)
 
@@ -178,5 +186,7 @@ def test_train_local_rejects_bad_inputs(digits: Dataset) -> None:
         train_local(MLP, good, digits.X, digits.y + 10)
     with pytest.raises(ValueError, match="do not fit"):
         train_local(MLP, good, digits.X[:, :10], digits.y)
+    with pytest.raises(ValueError, match="num_threads"):
+        train_local(MLP, good, digits.X, digits.y, num_threads=0)
     with pytest.raises(ValueError, match="no samples"):
         train_local(MLP, good, digits.X[:0], digits.y[:0])
