@@ -69,6 +69,28 @@ def test_fedavg_gives_the_valuation_grand_coalition_model() -> None:
         np.testing.assert_allclose(prev + out[name], grand, rtol=0, atol=1e-6)
 
 
+def test_fedavg_matches_the_valuation_games_grand_coalition_model() -> None:
+    from valuation.architecture import ModelSpec, parameter_shapes
+    from valuation.coalition import ModelUtility
+
+    spec = ModelSpec("mlp", (4,), 3, hidden=(5,))
+    rng = np.random.default_rng(7)
+    shapes = parameter_shapes(spec)
+    prev = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    updates = [
+        {k: (0.1 * rng.standard_normal(s)).astype(np.float32) for k, s in shapes.items()}
+        for _ in range(4)
+    ]
+    counts = [12, 3, 40, 7]
+    game = ModelUtility(spec, prev, updates, counts, np.zeros((2, 4)), np.array([0, 1]))
+
+    delta = FedAvg().aggregate(updates, counts)
+    grand = game.coalition_params(frozenset(range(4)))
+
+    for name in shapes:
+        np.testing.assert_allclose(prev[name] + delta[name], grand[name], rtol=0, atol=1e-6)
+
+
 def test_fedavg_cap_limits_the_influence_of_inflated_counts() -> None:
     updates = scalars(1.0, 0.0)
 
