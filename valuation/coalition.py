@@ -51,7 +51,7 @@ SCORES: tuple[str, ...] = ("accuracy", "neg_loss")
 UTILITY_ABS_TOLERANCE = 1e-9
 
 #: Default memory budget (bytes) for the activations of one chunk of coalitions.
-DEFAULT_CHUNK_BYTES = 32 * 2**20
+DEFAULT_CHUNK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ def test_recompute_of_a_sampled_method_reproduces_its_coalitions(inputs: dict[st
     # assert
     assert result.ok, result.summary()
     assert result.check("utilities.coalitions").status is Status.OK
+    assert replay(report).ok
 
 
 def test_another_update_is_a_mismatch_naming_the_field(
