@@ -36,6 +36,8 @@ import marketplace.round_compute as round_compute  # noqa: E402
 import participant.node as node_module  # noqa: E402
 from devnet import manager  # noqa: E402
 from devnet.accounts import dev_account  # noqa: E402
+from devnet.deployments import Deployments  # noqa: E402
+from devnet.faucet import fund  # noqa: E402
 from marketplace.chain.client import MarketplaceClient  # noqa: E402
 from marketplace.chain.rpc import connect  # noqa: E402
 from marketplace.chain.transactor import Transactor  # noqa: E402
@@ -97,10 +99,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def play(n: int, rounds: int, rpc_url: str, market: str, token: str,
-         store: EmbeddedStore, clock: Clock | None, seed: int = 0) -> dict[str, Any]:
+def play(n: int, rounds: int, deployments: Deployments, store: EmbeddedStore,
+         seed: int = 0, clock: Clock | None = None) -> dict[str, Any]:
     """Create a task and play ``rounds`` rounds; returns accuracies and the shards used."""
-    w3 = connect(rpc_url)
+    w3 = connect(deployments.rpc_url)
+    market, token = deployments.marketplace, deployments.token
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
     parts = dirichlet_partition(train.y, n, 0.5, seed=seed)
     shards = [train.subset(np.sort(p)) for p in parts]
@@ -112,7 +115,10 @@ def play(n: int, rounds: int, rpc_url: str, market: str, token: str,
                           windows=WINDOWS, settle_bond=0)
     nodes = []
     for i, shard in enumerate(shards):
-        client = requester.with_account(dev_account(3 + i))
+        account = dev_account(3 + i)
+        if requester.balance(account.address) < TOKEN:  # the devnet funds accounts 0-9 only
+            fund(w3, deployments, account.address, tokens=100, eth=10)
+        client = requester.with_account(account)
         node = ParticipantNode(client, store, created.task_id, shard, Honest(),
                                log=lambda _m: None)
         node.ensure_joined()
@@ -125,6 +131,7 @@ def play(n: int, rounds: int, rpc_url: str, market: str, token: str,
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     accuracies, round_times = [], []
+    setup = dict(clock.totals) if clock else {}
     for _ in range(rounds):
         start = time.perf_counter()
         coord.step()
@@ -140,7 +147,7 @@ def play(n: int, rounds: int, rpc_url: str, market: str, token: str,
         outcome = coord.summary.settled[max(coord.summary.settled)]
         accuracies.append(outcome.accuracy)
     return {"accuracies": accuracies, "round_times": round_times, "shards": shards,
-            "validation": validation}
+            "validation": validation, "setup": setup}
 
 
 def centralised_accuracy(shards: list[Any], validation: Any, epochs: int, seed: int = 0) -> float:
@@ -177,12 +184,12 @@ def run(sizes: list[int], rounds: int, accuracy_rounds: int) -> dict[str, Any]:
                 clock.wrap(round_compute, "value_round", "valuation"),
             ]
             try:
-                setup = dict(clock.totals)
-                played = play(n, rounds, d.rpc_url, d.marketplace, d.token, store, clock)
+                played = play(n, rounds, d, store, clock=clock)
             finally:
                 for undo in restore:
                     undo()
             total = sum(played["round_times"])
+            setup = played["setup"]
             parts = {k: clock.totals[k] - setup.get(k, 0.0)
                      for k in ("training", "storage", "chain", "valuation")}
             parts["other"] = max(0.0, total - sum(parts.values()))
@@ -191,7 +198,7 @@ def run(sizes: list[int], rounds: int, accuracy_rounds: int) -> dict[str, Any]:
                 **{f"{k}_s": v / rounds for k, v in parts.items()},
                 "chain_plus_storage_fraction": (parts["chain"] + parts["storage"]) / total,
             }
-        acc = play(10, accuracy_rounds, d.rpc_url, d.marketplace, d.token, store, None, seed=1)
+        acc = play(10, accuracy_rounds, d, store, seed=1)
         central = centralised_accuracy(acc["shards"], acc["validation"],
                                        epochs=accuracy_rounds * TRAINING.epochs, seed=1)
         out["accuracy"] = {"rounds": accuracy_rounds, "participants": 10,

@@ -56,6 +56,8 @@ class EventReader:
 
     def _fetch_range(self, start: int, end: int, task_id: int | None) -> Iterator[ChainEvent]:
         params: dict[str, Any] = {"address": self.address, "fromBlock": start, "toBlock": end}
+        if task_id is not None:  # every task event has the task id as its first indexed topic
+            params["topics"] = [None, "0x" + task_id.to_bytes(32, "big").hex()]
         logs = self.w3.eth.get_logs(params)  # type: ignore[arg-type]
         for log in logs:
             event = self.decode(log)

@@ -67,6 +67,8 @@ class Transactor:
         self.receipt_timeout = receipt_timeout
         self.gas_log = gas_log if gas_log is not None else GasLog()
         self._lock = threading.Lock()
+        self._chain_id: int | None = None
+        self._next_nonce: int | None = None
 
     @property
     def address(self) -> str:
@@ -76,7 +78,7 @@ class Transactor:
         """Estimate, sign, send and await ``call``; raise ContractRevert on any revert."""
         label = name or call.fn_name
         with self._lock:
-            base: dict[str, Any] = {"from": self.address, "chainId": self.w3.eth.chain_id}
+            base: dict[str, Any] = {"from": self.address, "chainId": self.chain_id}
             try:
                 gas = call.estimate_gas(base)
             except (ContractLogicError, ValueError) as exc:
@@ -93,7 +95,7 @@ class Transactor:
         factory: type[Contract] = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         constructor = factory.constructor(*args)
         with self._lock:
-            base: dict[str, Any] = {"from": self.address, "chainId": self.w3.eth.chain_id}
+            base: dict[str, Any] = {"from": self.address, "chainId": self.chain_id}
             try:
                 gas = constructor.estimate_gas(base)
             except (ContractLogicError, ValueError) as exc:
@@ -117,8 +119,23 @@ class Transactor:
 
     # -- internals -----------------------------------------------------------------------
 
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
     def _nonce(self) -> int:
-        return int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        """The next nonce: read from the chain once, then counted here (one sender per key).
+
+        After any failed send the count is dropped and read again, so a transaction sent by
+        another process with the same key costs at most one retry, never a stuck nonce.
+        """
+        if self._next_nonce is None:
+            self._next_nonce = int(
+                self.w3.eth.get_transaction_count(self.account.address, "pending")
+            )
+        return self._next_nonce
 
     def _fees(self) -> dict[str, int]:
         block = self.w3.eth.get_block("latest")
@@ -130,7 +147,12 @@ class Transactor:
 
     def _send(self, tx: dict[str, Any], label: str) -> TxReceipt:
         signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception:
+            self._next_nonce = None  # e.g. "nonce too low": re-read on the next transaction
+            raise
+        self._next_nonce = int(tx["nonce"]) + 1
         try:
             raw = self.w3.eth.wait_for_transaction_receipt(
                 tx_hash, timeout=self.receipt_timeout, poll_latency=0.05
