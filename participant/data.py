@@ -160,7 +160,9 @@ def _checked_user_arrays(
         raise ConfigError(f"{source}: features are not numeric (dtype {X.dtype})")
     if y.dtype == object or not np.issubdtype(y.dtype, np.number):
         raise ConfigError(f"{source}: labels are not numeric (dtype {y.dtype})")
-    if X.ndim < 2 or X.shape[0] == 0 or X.size == 0:
+    if X.ndim < 2:
+        raise ConfigError(f"{source}: features must have shape (N, ...), got {X.shape}")
+    if X.shape[0] == 0 or X.size == 0:
         raise ConfigError(f"{source}: no samples (features shape {X.shape})")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ConfigError(f"{source}: labels shape {y.shape} does not match {X.shape[0]} samples")

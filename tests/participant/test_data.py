@@ -116,6 +116,7 @@ def test_npz_without_num_classes_infers_it(tmp_path: Path) -> None:
         ({"X": np.ones((2, 2))}, "missing"),
         ({"X": np.array([["a", "b"], ["c", "d"]]), "y": np.array([0, 1])}, "numeric"),
         ({"X": np.zeros((0, 2)), "y": np.zeros(0, dtype=np.int64)}, "no samples"),
+        ({"X": np.ones(3), "y": np.array([0, 1, 1])}, "shape"),
         ({"X": np.array([[1.0, np.nan], [0.0, 0.0]]), "y": np.array([0, 1])}, "NaN"),
         ({"X": np.ones((2, 2)), "y": np.array([0.5, 1.0])}, "whole"),
         ({"X": np.ones((2, 2)), "y": np.array([0, -1])}, "non-negative"),
