@@ -248,3 +248,46 @@ def test_initial_params_are_what_the_task_published(devnet: Devnet) -> None:
     blob = devnet.store().cat_bytes(s.created.initial_model_cid)
     params = decode_weights(blob, parameter_shapes(s.spec.model))
     assert set(params) == set(initial_params(s.spec.model, 0))
+
+
+def test_restarted_participant_reveals_its_commitment_without_committing_twice(
+        devnet: Devnet) -> None:
+    s = make_scenario(devnet, n=2, rounds=1, seed=4)
+    nodes = nodes_for(s, [Honest(), Honest()])
+    coord = coordinator_for(s)
+    coord.step()
+    for node in nodes:
+        node.step()
+    committed = devnet.client(1).commitment_of(s.task_id, 1, s.address(0))[0]
+    # node 0 is killed after committing; a fresh process (new object, no memory) takes over
+    reborn = ParticipantNode(s.client(0), devnet.store(), s.task_id, s.shards[0], Honest(),
+                             log=lambda _m: None)
+    reborn.ensure_joined()  # already joined: no second join
+    reborn.step()  # still in the commit window: must not commit again
+    assert reborn.summary.committed == []
+    s.to_commit_end()
+    reborn.step()
+    nodes[1].step()
+    assert reborn.summary.revealed == [1]
+    assert devnet.client(1).commitment_of(s.task_id, 1, s.address(0)) == (committed, True)
+    events = devnet.client(1).task_events(s.task_id)
+    assert sum(1 for e in events if e.name == "Committed" and e.args["participant"] ==
+               s.address(0)) == 1
+
+
+def test_late_node_skips_the_round_instead_of_failing(devnet: Devnet) -> None:
+    s = make_scenario(devnet, n=2, rounds=1, seed=8)
+    nodes = nodes_for(s, [Honest()])
+    coord = coordinator_for(s)
+    coord.step()
+    nodes[0].step()
+    s.to_commit_end()
+    late = nodes_for(s, [Honest(), Honest()])[1]  # joins during the reveal window
+    late.step()
+    nodes[0].step()
+    assert late.summary.skipped == [1]
+    s.to_reveal_end()
+    coord.step()
+    report = report_of(s, 1)
+    assert [sub.participant for sub in report.submissions] == [s.address(0)]
+    assert int(devnet.client(1).participant(s.task_id, s.address(1))["slashed_total"]) == 0
