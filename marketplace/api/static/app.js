@@ -148,6 +148,10 @@
     const overall = $("audit-overall");
     overall.className = `badge ${audit.ok ? "ok" : "mismatch"}`;
     overall.textContent = audit.ok ? "OK" : `${audit.mismatches.length} finding(s)`;
+    const ledger = audit.mismatches.filter((m) => m.round === null);
+    const note = $("audit-note");
+    note.textContent = ledger.map((m) => `${m.field}: ${m.reason}`).join(" · ");
+    note.hidden = !ledger.length;
     const body = $("audit-table").querySelector("tbody");
     body.replaceChildren(...audit.rounds.map((r) => {
       const row = document.createElement("tr");

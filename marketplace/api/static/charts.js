@@ -35,7 +35,10 @@
 
   // Labels with as many decimals as the tick step needs ("0.05", "500", "1,500").
   function tickFormat(step) {
-    const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+    let decimals = 0;
+    while (decimals < 6 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6) {
+      decimals += 1;
+    }
     return (v) => v.toLocaleString("en-US", { minimumFractionDigits: decimals,
                                               maximumFractionDigits: decimals });
   }
@@ -95,6 +98,13 @@
         bar.appendChild(svgEl("title", {}, `${s.label || s.name} · ${label}: ` +
                                            (ok ? f.valueFmt(v) : (s.missing || "n/a"))));
         f.svg.appendChild(bar);
+        if (!ok) { // mark the slot so a missing value does not read as zero
+          const mark = svgEl("text", { x: gx + si * barW + (barW - 2) / 2, y: zero - 4,
+                                       class: "missing-mark", "text-anchor": "middle" }, "×");
+          mark.appendChild(svgEl("title", {}, `${s.label || s.name} · ${label}: ` +
+                                              (s.missing || "n/a")));
+          f.svg.appendChild(mark);
+        }
       });
       f.svg.appendChild(svgEl("text", { x: f.m.left + gi * groupW + groupW / 2,
                                         y: f.height - 12, class: "tick", "text-anchor": "middle" },
