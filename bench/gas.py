@@ -29,15 +29,15 @@ from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devnet import manager  # noqa: E402
-from devnet.accounts import dev_account  # noqa: E402
-from marketplace.chain.client import MarketplaceClient  # noqa: E402
-from marketplace.chain.commitment import commitment  # noqa: E402
-from marketplace.chain.rpc import connect  # noqa: E402
-from marketplace.chain.structs import TaskParams  # noqa: E402
-from marketplace.chain.transactor import Transactor  # noqa: E402
-from marketplace.merkle import PayoutTree  # noqa: E402
-from marketplace.settings import Settings  # noqa: E402
+from devnet import manager
+from devnet.accounts import dev_account
+from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.commitment import commitment
+from marketplace.chain.rpc import connect
+from marketplace.chain.structs import TaskParams
+from marketplace.chain.transactor import Transactor
+from marketplace.merkle import PayoutTree
+from marketplace.settings import Settings
 
 TOKEN = 10**18
 CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"

@@ -133,7 +133,7 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         model=ModelSpec("mlp", (64,), 10, hidden=(64, 64)),
         validation_sha256=dataset_sha256(validation),
         validation_size=len(validation),
-        training=TrainingConfig(epochs=5, lr=0.1, batch_size=32),
+        training=TrainingConfig(epochs=5, lr=0.1, batch_size=32, optimizer="momentum"),
         valuation=ValuationConfig(method="auto"),
     )
     budget = to_units(cfg.round_budget_tokens)

@@ -198,9 +198,15 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
     updates = [dict(c.params) for c in accepted if c.params is not None]
     counts = [c.num_samples for c in accepted]
     addresses = [c.participant for c in accepted]
+    aggregation: dict[str, Any] = {"aggregator": spec.aggregator}
     if updates:
         aggregator = get_aggregator(spec.aggregator, **spec.aggregator_params)
-        delta = aggregator.aggregate(updates, counts)
+        try:
+            delta = aggregator.aggregate(updates, counts)
+        except ValueError as exc:  # e.g. Krum needs more than 2f+2 updates
+            aggregation = {"aggregator": "fedavg", "fallback_from": spec.aggregator,
+                           "reason": str(exc)}
+            delta = get_aggregator("fedavg").aggregate(updates, counts)
         new_params = {k: (prev_params[k] + delta[k]).astype(np.float32) for k in sorted(shapes)}
     else:
         new_params = dict(prev_params)
@@ -254,7 +260,7 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
         payout_root="0x" + tree.root.hex(),
         total_paid=total_paid,
         accuracy=round(float(accuracy), 12),
-        metrics={"validation_loss": round(float(loss), 12)},
+        metrics={"validation_loss": round(float(loss), 12), "aggregation": aggregation},
     )
     report_blob = report.to_json()
     report_cid = store.add(report_blob).cid if publish else store_cid(store, report_blob)

@@ -40,8 +40,10 @@ def _ints(text: str) -> tuple[int, ...]:
 @click.option("--reveal-window", default=8, show_default=True, help="Seconds.")
 @click.option("--settle-window", default=300, show_default=True, help="Seconds.")
 @click.option("--challenge-window", default=3, show_default=True, help="Seconds.")
-@click.option("--epochs", default=2, show_default=True, help="Local epochs per round.")
-@click.option("--lr", default=0.05, show_default=True)
+@click.option("--epochs", default=5, show_default=True, help="Local epochs per round.")
+@click.option("--lr", default=0.1, show_default=True)
+@click.option("--optimizer", default="momentum", show_default=True,
+              type=click.Choice(["sgd", "momentum", "adam"]))
 @click.option("--valuation", "method", default="auto", show_default=True,
               type=click.Choice(["auto", "exact", "gtg", "tmc", "loo"]))
 @click.option("--aggregation", default="fedavg", show_default=True,
@@ -53,7 +55,7 @@ def _ints(text: str) -> tuple[int, ...]:
 def create(key: str, validation_path: str, aggregator: str, name: str, model: str, hidden: str,
            channels: str, rounds: int, round_budget: str, stake: str, bond: str,
            commit_window: int, reveal_window: int, settle_window: int, challenge_window: int,
-           epochs: int, lr: float, method: str, aggregation: str, slash_bps: int,
+           epochs: int, lr: float, optimizer: str, method: str, aggregation: str, slash_bps: int,
            max_samples: int, seed: int, as_json: bool) -> None:
     """Create a task: publish its spec and initial model, escrow rounds x round-budget."""
     from participant.data import dataset_sha256, load_npz
@@ -75,7 +77,7 @@ def create(key: str, validation_path: str, aggregator: str, name: str, model: st
         model=model_spec,
         validation_sha256=dataset_sha256(validation),
         validation_size=len(validation),
-        training=TrainingConfig(epochs=epochs, lr=lr),
+        training=TrainingConfig(epochs=epochs, lr=lr, optimizer=optimizer),
         valuation=ValuationConfig(method=method),
         aggregator=aggregation,
     )

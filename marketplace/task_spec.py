@@ -21,10 +21,10 @@ SPEC_VERSION = 1
 class TrainingConfig:
     """Local training hyperparameters every participant uses."""
 
-    epochs: int = 2
-    lr: float = 0.05
+    epochs: int = 5
+    lr: float = 0.1
     batch_size: int = 32
-    optimizer: str = "sgd"
+    optimizer: str = "momentum"  # SGD with momentum 0.9
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:

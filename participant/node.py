@@ -9,6 +9,7 @@ can still reveal what it committed before the crash.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,10 +222,8 @@ class ParticipantNode:
         if self.client.task(self.task_id).phase_status == TaskStatus.ACTIVE:
             # phase() reports the end as soon as the last challenge window passes; storage
             # (and so the claimable root) catches up when someone calls finalize.
-            try:
+            with contextlib.suppress(ContractRevert):  # someone else finalized first
                 self.client.finalize(self.task_id)
-            except ContractRevert:
-                pass
         try:
             entitlement = claim_entitlement(self.client, self.store, self.task_id, self.address)
         except FedmarketError as exc:
