@@ -21,14 +21,13 @@ tests pass an in-memory source with synthetic events.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from marketplace.api.db import connect, transaction
 from marketplace.api.report_cache import ReportCache
 from marketplace.api.tables import (
     SCHEMA_VERSION,
@@ -129,28 +128,6 @@ class SyncReport:
 def index_path(index_dir: Path, chain_id: int, marketplace: str) -> Path:
     """One database file per chain id and Marketplace address."""
     return index_dir / f"{chain_id}-{marketplace.lower()}.sqlite3"
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL journal, row dicts."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (or lost if the process dies)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class Indexer:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from marketplace.api.indexer import connect
+from marketplace.api.db import connect
 from marketplace.chain.events import ChainEvent
 from marketplace.errors import FedmarketError
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketplace.api.db import transaction
 from marketplace.errors import FedmarketError
 from marketplace.round_report import RoundReport
 from marketplace.storage import ContentStore
@@ -97,7 +98,7 @@ class ReportCache:
                 continue
             self.failures.pop(cid, None)
             report_row, contribution_rows = report_rows(cid, report)
-            with conn:
+            with transaction(conn):
                 conn.execute(
                     "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     report_row,
