@@ -76,8 +76,9 @@ class Bench:
     def gas(self, client: MarketplaceClient, name: str) -> int:
         return client.gas_log.last(name)
 
-    def one_round(self, task: int, round_: int, root: bytes, paid: int, *,
-                  commit_reveal: bool = False) -> dict[str, int]:
+    def one_round(
+        self, task: int, round_: int, root: bytes, paid: int, *, commit_reveal: bool = False
+    ) -> dict[str, int]:
         out: dict[str, int] = {}
         self.aggregator.open_round(task, CID)
         if commit_reveal:

@@ -100,32 +100,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def play(n: int, rounds: int, deployments: Deployments, store: EmbeddedStore,
-         seed: int = 0, clock: Clock | None = None) -> dict[str, Any]:
+def play(
+    n: int,
+    rounds: int,
+    deployments: Deployments,
+    store: EmbeddedStore,
+    seed: int = 0,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
     """Create a task and play ``rounds`` rounds; returns accuracies and the shards used."""
     w3 = connect(deployments.rpc_url)
     market, token = deployments.marketplace, deployments.token
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
     parts = dirichlet_partition(train.y, n, 0.5, seed=seed)
     shards = [train.subset(np.sort(p)) for p in parts]
-    spec = TaskSpec("bench", MODEL, dataset_sha256(validation), len(validation),
-                    training=TRAINING, valuation=ValuationConfig())
+    spec = TaskSpec(
+        "bench",
+        MODEL,
+        dataset_sha256(validation),
+        len(validation),
+        training=TRAINING,
+        valuation=ValuationConfig(),
+    )
     requester = MarketplaceClient(w3, market, token, dev_account(1))
-    created = create_task(requester, store, spec, aggregator=dev_account(2).address,
-                          rounds=rounds, round_budget=100 * TOKEN, min_stake=TOKEN,
-                          windows=WINDOWS, settle_bond=0)
+    created = create_task(
+        requester,
+        store,
+        spec,
+        aggregator=dev_account(2).address,
+        rounds=rounds,
+        round_budget=100 * TOKEN,
+        min_stake=TOKEN,
+        windows=WINDOWS,
+        settle_bond=0,
+    )
     nodes = []
     for i, shard in enumerate(shards):
         account = dev_account(3 + i)
         if requester.balance(account.address) < TOKEN:  # the devnet funds accounts 0-9 only
             fund(w3, deployments, account.address, tokens=100, eth=10)
         client = requester.with_account(account)
-        node = ParticipantNode(client, store, created.task_id, shard, Honest(),
-                               log=lambda _m: None)
+        node = ParticipantNode(client, store, created.task_id, shard, Honest(), log=lambda _m: None)
         node.ensure_joined()
         nodes.append(node)
-    coord = Coordinator(requester.with_account(dev_account(2)), store, created.task_id,
-                        validation, log=lambda _m: None)
+    coord = Coordinator(
+        requester.with_account(dev_account(2)),
+        store,
+        created.task_id,
+        validation,
+        log=lambda _m: None,
+    )
 
     def advance(seconds: int) -> None:
         w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
@@ -147,16 +171,30 @@ def play(n: int, rounds: int, deployments: Deployments, store: EmbeddedStore,
         advance(WINDOWS.challenge + 1)
         outcome = coord.summary.settled[max(coord.summary.settled)]
         accuracies.append(outcome.accuracy)
-    return {"accuracies": accuracies, "round_times": round_times, "shards": shards,
-            "validation": validation, "setup": setup}
+    return {
+        "accuracies": accuracies,
+        "round_times": round_times,
+        "shards": shards,
+        "validation": validation,
+        "setup": setup,
+    }
 
 
 def centralised_accuracy(shards: list[Any], validation: Any, epochs: int, seed: int = 0) -> float:
     X = np.concatenate([s.X for s in shards])
     y = np.concatenate([s.y for s in shards])
     params = initial_params(MODEL, 0)
-    update = train_local(MODEL, params, X, y, epochs=epochs, lr=TRAINING.lr,
-                         batch_size=TRAINING.batch_size, seed=seed, optimizer=TRAINING.optimizer)
+    update = train_local(
+        MODEL,
+        params,
+        X,
+        y,
+        epochs=epochs,
+        lr=TRAINING.lr,
+        batch_size=TRAINING.batch_size,
+        seed=seed,
+        optimizer=TRAINING.optimizer,
+    )
     trained = {k: params[k] + update[k] for k in params}
     return evaluate(MODEL, trained, validation.X, validation.y)[0]
 
@@ -191,8 +229,10 @@ def run(sizes: list[int], rounds: int, accuracy_rounds: int) -> dict[str, Any]:
                     undo()
             total = sum(played["round_times"])
             setup = played["setup"]
-            parts = {k: clock.totals[k] - setup.get(k, 0.0)
-                     for k in ("training", "storage", "chain", "valuation")}
+            parts = {
+                k: clock.totals[k] - setup.get(k, 0.0)
+                for k in ("training", "storage", "chain", "valuation")
+            }
             parts["other"] = max(0.0, total - sum(parts.values()))
             out["sizes"][str(n)] = {
                 "round_s": total / rounds,
@@ -200,11 +240,16 @@ def run(sizes: list[int], rounds: int, accuracy_rounds: int) -> dict[str, Any]:
                 "chain_plus_storage_fraction": (parts["chain"] + parts["storage"]) / total,
             }
         acc = play(10, accuracy_rounds, d, store, seed=1)
-        central = centralised_accuracy(acc["shards"], acc["validation"],
-                                       epochs=accuracy_rounds * TRAINING.epochs, seed=1)
-        out["accuracy"] = {"rounds": accuracy_rounds, "participants": 10,
-                           "federated": acc["accuracies"][-1], "centralised": central,
-                           "gap_points": 100 * (central - acc["accuracies"][-1])}
+        central = centralised_accuracy(
+            acc["shards"], acc["validation"], epochs=accuracy_rounds * TRAINING.epochs, seed=1
+        )
+        out["accuracy"] = {
+            "rounds": accuracy_rounds,
+            "participants": 10,
+            "federated": acc["accuracies"][-1],
+            "centralised": central,
+            "gap_points": 100 * (central - acc["accuracies"][-1]),
+        }
     finally:
         manager.down(settings)
     return out
@@ -222,15 +267,21 @@ def main() -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{'n':>3} {'round s':>8} {'train':>7} {'storage':>8} {'chain':>7} {'value':>7} "
-          f"{'other':>7} {'chain+storage':>14}")
+    print(
+        f"{'n':>3} {'round s':>8} {'train':>7} {'storage':>8} {'chain':>7} {'value':>7} "
+        f"{'other':>7} {'chain+storage':>14}"
+    )
     for n, r in result["sizes"].items():
-        print(f"{n:>3} {r['round_s']:>8.2f} {r['training_s']:>7.2f} {r['storage_s']:>8.2f} "
-              f"{r['chain_s']:>7.2f} {r['valuation_s']:>7.2f} {r['other_s']:>7.2f} "
-              f"{100 * r['chain_plus_storage_fraction']:>13.1f}%   (target < 10% at n=10)")
+        print(
+            f"{n:>3} {r['round_s']:>8.2f} {r['training_s']:>7.2f} {r['storage_s']:>8.2f} "
+            f"{r['chain_s']:>7.2f} {r['valuation_s']:>7.2f} {r['other_s']:>7.2f} "
+            f"{100 * r['chain_plus_storage_fraction']:>13.1f}%   (target < 10% at n=10)"
+        )
     a = result["accuracy"]
-    print(f"accuracy after {a['rounds']} non-IID rounds: federated {a['federated']:.3f}, "
-          f"centralised {a['centralised']:.3f}, gap {a['gap_points']:.1f} points (target <= 2)")
+    print(
+        f"accuracy after {a['rounds']} non-IID rounds: federated {a['federated']:.3f}, "
+        f"centralised {a['centralised']:.3f}, gap {a['gap_points']:.1f} points (target <= 2)"
+    )
     return 0
 
 

@@ -23,7 +23,9 @@ def devnet() -> None:
 
 
 @devnet.command()
-@click.option("--port", type=int, default=None, help="Port for the JSON-RPC endpoint [default: 8545].")
+@click.option(
+    "--port", type=int, default=None, help="Port for the JSON-RPC endpoint [default: 8545]."
+)
 @click.option("--engine", type=click.Choice(ENGINES), default="anvil", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def up(port: int | None, engine: str, as_json: bool) -> None:

@@ -20,9 +20,7 @@ def deploy_all(w3: Web3, *, rpc_url: str, engine: str) -> Deployments:
     tx = Transactor(w3, deployer, revert_decoder())
     token_art, market_art = artifact("RewardToken"), artifact("Marketplace")
     token_address, token_receipt = tx.deploy(token_art["abi"], token_art["bytecode"])
-    market_address, _ = tx.deploy(
-        market_art["abi"], market_art["bytecode"], token_address
-    )
+    market_address, _ = tx.deploy(market_art["abi"], market_art["bytecode"], token_address)
     token = token_contract(w3, token_address)
     amount = DEV_FUNDING_TOKENS * 10**TOKEN_DECIMALS
     for acct in dev_accounts():

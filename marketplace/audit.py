@@ -53,10 +53,14 @@ class RoundAudit:
     noise: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"round": self.round, "status": self.status, "accuracy": self.accuracy,
-                "total_paid": str(self.total_paid),
-                "mismatches": [m.to_dict() for m in self.mismatches],
-                "noise": [n.to_dict() for n in self.noise]}
+        return {
+            "round": self.round,
+            "status": self.status,
+            "accuracy": self.accuracy,
+            "total_paid": str(self.total_paid),
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "noise": [n.to_dict() for n in self.noise],
+        }
 
 
 @dataclass
@@ -76,15 +80,24 @@ class AuditResult:
         return not self.mismatches
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "ok": self.ok, "tolerance": self.tolerance,
-                "rounds": [r.to_dict() for r in self.rounds],
-                "mismatches": [m.to_dict() for m in self.mismatches],
-                "payouts": self.payouts}
+        return {
+            "task_id": self.task_id,
+            "ok": self.ok,
+            "tolerance": self.tolerance,
+            "rounds": [r.to_dict() for r in self.rounds],
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "payouts": self.payouts,
+        }
 
 
-def audit_task(client: MarketplaceClient, store: ContentStore, task_id: int, *,
-               validation: Validation | None = None,
-               tolerance: float = DEFAULT_TOLERANCE) -> AuditResult:
+def audit_task(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    *,
+    validation: Validation | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> AuditResult:
     """Recompute and check every round and the token totals of ``task_id``."""
     ledger = Ledger.from_events(task_id, client.task_events(task_id))
     if not ledger.params:
@@ -106,8 +119,9 @@ def audit_task(client: MarketplaceClient, store: ContentStore, task_id: int, *,
         if spec is None or validation is None:
             ra.status = "unavailable"
             continue
-        outcome = _recompute(client, store, ledger, rl, spec, validation, cumulative,
-                             previous_report_cid, ra)
+        outcome = _recompute(
+            client, store, ledger, rl, spec, validation, cumulative, previous_report_cid, ra
+        )
         if outcome is None:
             continue
         _compare_round(store, rl, outcome, ra, tolerance)
@@ -123,8 +137,10 @@ def audit_task(client: MarketplaceClient, store: ContentStore, task_id: int, *,
     claimed: dict[str, int] = {}
     for c in ledger.claims:
         claimed[c["account"]] = claimed.get(c["account"], 0) + c["amount"]
-    result.payouts = [{"account": a, "entitled": str(v), "claimed": str(claimed.get(a, 0))}
-                      for a, v in sorted(cumulative.items())]
+    result.payouts = [
+        {"account": a, "entitled": str(v), "claimed": str(claimed.get(a, 0))}
+        for a, v in sorted(cumulative.items())
+    ]
     return result
 
 
@@ -136,52 +152,91 @@ def _fetch_spec(store: ContentStore, ledger: Ledger, result: AuditResult) -> Tas
     try:
         return TaskSpec.from_json(store.cat_bytes(cid))
     except FedmarketError as exc:
-        result.ledger_findings.append(Finding(None, "spec_cid", cid, None,
-                                              f"task spec unavailable: {exc}"))
+        result.ledger_findings.append(
+            Finding(None, "spec_cid", cid, None, f"task spec unavailable: {exc}")
+        )
         return None
 
 
-def _published_validation(store: ContentStore, ledger: Ledger, spec: TaskSpec | None,
-                          result: AuditResult) -> Validation | None:
+def _published_validation(
+    store: ContentStore, ledger: Ledger, spec: TaskSpec | None, result: AuditResult
+) -> Validation | None:
     from participant.data import dataset_from_bytes, dataset_sha256
 
     if ledger.validation_cid is None:
-        result.ledger_findings.append(Finding(
-            None, "validation", ledger.params.get("validation_sha256"), None,
-            "the validation set has not been published yet; pass --validation FILE"))
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "validation",
+                ledger.params.get("validation_sha256"),
+                None,
+                "the validation set has not been published yet; pass --validation FILE",
+            )
+        )
         return None
     try:
         ds = dataset_from_bytes(store.cat_bytes(ledger.validation_cid))
     except (FedmarketError, ValueError) as exc:
-        result.ledger_findings.append(Finding(None, "validation", ledger.validation_cid, None,
-                                              f"validation set unavailable: {exc}"))
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "validation",
+                ledger.validation_cid,
+                None,
+                f"validation set unavailable: {exc}",
+            )
+        )
         return None
     committed = str(ledger.params["validation_sha256"]).removeprefix("0x")
     if dataset_sha256(ds) != committed:
-        result.ledger_findings.append(Finding(None, "validation_sha256", committed,
-                                              dataset_sha256(ds), "published set differs"))
+        result.ledger_findings.append(
+            Finding(
+                None, "validation_sha256", committed, dataset_sha256(ds), "published set differs"
+            )
+        )
         return None
     return ds
 
 
-def _recompute(client: MarketplaceClient, store: ContentStore, ledger: Ledger, rl: RoundLedger,
-               spec: TaskSpec, validation: Validation, cumulative: dict[str, int],
-               previous_report_cid: str, ra: RoundAudit) -> RoundOutcome | None:
+def _recompute(
+    client: MarketplaceClient,
+    store: ContentStore,
+    ledger: Ledger,
+    rl: RoundLedger,
+    spec: TaskSpec,
+    validation: Validation,
+    cumulative: dict[str, int],
+    previous_report_cid: str,
+    ra: RoundAudit,
+) -> RoundOutcome | None:
     try:
-        inputs = inputs_from_ledger(client.w3, ledger, rl.round, spec,
-                                    marketplace=client.market.address,
-                                    previous_cumulative=cumulative,
-                                    previous_report_cid=previous_report_cid)
+        inputs = inputs_from_ledger(
+            client.w3,
+            ledger,
+            rl.round,
+            spec,
+            marketplace=client.market.address,
+            previous_cumulative=cumulative,
+            previous_report_cid=previous_report_cid,
+        )
         return compute_round(inputs, store, validation, publish=False)
     except FedmarketError as exc:
         ra.status = "unavailable"
-        ra.mismatches.append(Finding(rl.round, "artifacts", "fetchable", None,
-                                     f"cannot recompute the round: {exc.user_message()}"))
+        ra.mismatches.append(
+            Finding(
+                rl.round,
+                "artifacts",
+                "fetchable",
+                None,
+                f"cannot recompute the round: {exc.user_message()}",
+            )
+        )
         return None
 
 
-def _compare_round(store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, ra: RoundAudit,
-                   tolerance: float) -> None:
+def _compare_round(
+    store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, ra: RoundAudit, tolerance: float
+) -> None:
     settled = rl.settlement or {}
     r = rl.round
     expected_root = "0x" + outcome.payout_root.hex()
@@ -196,35 +251,66 @@ def _compare_round(store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, 
     try:  # the settled model must be retrievable: the next round (and users) start from it
         store.cat_bytes(str(settled.get("new_global_cid")))
     except FedmarketError as exc:
-        ra.mismatches.append(Finding(r, "new_global_cid", "retrievable",
-                                     settled.get("new_global_cid"),
-                                     f"settled model unavailable: {exc}"))
+        ra.mismatches.append(
+            Finding(
+                r,
+                "new_global_cid",
+                "retrievable",
+                settled.get("new_global_cid"),
+                f"settled model unavailable: {exc}",
+            )
+        )
         ra.status = "unavailable"
     try:
         published = RoundReport.from_json(store.cat_bytes(settled["report_cid"]))
     except (FedmarketError, KeyError) as exc:
-        ra.mismatches.append(Finding(r, "report_cid", settled.get("report_cid"), None,
-                                     f"report unavailable: {exc}"))
+        ra.mismatches.append(
+            Finding(r, "report_cid", settled.get("report_cid"), None, f"report unavailable: {exc}")
+        )
         ra.status = "unavailable"
         return
     _compare_reports(r, outcome.report, published, ra, tolerance)
     tree_root = "0x" + PayoutTree(published.cumulative_payouts).root.hex()
     if tree_root != str(settled.get("payout_root", "")).lower():
-        ra.mismatches.append(Finding(r, "report.cumulative_payouts", tree_root,
-                                     settled.get("payout_root"),
-                                     "the published payouts do not hash to the settled root"))
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.cumulative_payouts",
+                tree_root,
+                settled.get("payout_root"),
+                "the published payouts do not hash to the settled root",
+            )
+        )
     if outcome.report_cid != settled.get("report_cid") and not ra.mismatches:
-        ra.noise.append(Finding(r, "report_cid", outcome.report_cid, settled.get("report_cid"),
-                                "report bytes differ only by float noise"))
+        ra.noise.append(
+            Finding(
+                r,
+                "report_cid",
+                outcome.report_cid,
+                settled.get("report_cid"),
+                "report bytes differ only by float noise",
+            )
+        )
     if ra.mismatches and ra.status == "ok":
         ra.status = "mismatch"
 
 
-def _compare_reports(r: int, expected: RoundReport, found: RoundReport, ra: RoundAudit,
-                     tol: float) -> None:
-    exact_fields = ("global_model_cid", "new_global_cid", "seed", "aggregator", "round_budget",
-                    "round_payouts", "cumulative_payouts", "payout_root", "total_paid",
-                    "previous_report_cid", "spec_cid")
+def _compare_reports(
+    r: int, expected: RoundReport, found: RoundReport, ra: RoundAudit, tol: float
+) -> None:
+    exact_fields = (
+        "global_model_cid",
+        "new_global_cid",
+        "seed",
+        "aggregator",
+        "round_budget",
+        "round_payouts",
+        "cumulative_payouts",
+        "payout_root",
+        "total_paid",
+        "previous_report_cid",
+        "spec_cid",
+    )
     for name in exact_fields:
         e, f = getattr(expected, name), getattr(found, name)
         if e != f:
@@ -233,32 +319,60 @@ def _compare_reports(r: int, expected: RoundReport, found: RoundReport, ra: Roun
     for sub in found.submissions:
         e_sub = exp_subs.get(sub.participant)
         if e_sub is None or (e_sub.status, e_sub.cid) != (sub.status, sub.cid):
-            ra.mismatches.append(Finding(
-                r, f"report.submissions[{sub.participant}]",
-                None if e_sub is None else f"{e_sub.status} {e_sub.reason}".strip(),
-                f"{sub.status} {sub.reason}".strip(), "submission status differs"))
+            ra.mismatches.append(
+                Finding(
+                    r,
+                    f"report.submissions[{sub.participant}]",
+                    None if e_sub is None else f"{e_sub.status} {e_sub.reason}".strip(),
+                    f"{sub.status} {sub.reason}".strip(),
+                    "submission status differs",
+                )
+            )
     if len(found.submissions) != len(expected.submissions):
-        ra.mismatches.append(Finding(r, "report.submissions", len(expected.submissions),
-                                     len(found.submissions), "number of submissions differs"))
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.submissions",
+                len(expected.submissions),
+                len(found.submissions),
+                "number of submissions differs",
+            )
+        )
     ev, fv = expected.valuation or {}, found.valuation or {}
     for name in ("method", "players", "num_samples", "duplicate_groups", "payouts", "seed"):
         if ev.get(name) != fv.get(name):
-            ra.mismatches.append(Finding(r, f"report.valuation.{name}", ev.get(name),
-                                         fv.get(name), "differs from recomputation"))
-    _compare_floats(r, "report.valuation.values", ev.get("values", []), fv.get("values", []),
-                    ra, tol)
+            ra.mismatches.append(
+                Finding(
+                    r,
+                    f"report.valuation.{name}",
+                    ev.get(name),
+                    fv.get(name),
+                    "differs from recomputation",
+                )
+            )
+    _compare_floats(
+        r, "report.valuation.values", ev.get("values", []), fv.get("values", []), ra, tol
+    )
     eu, fu = ev.get("utilities", {}), fv.get("utilities", {})
     if set(eu) != set(fu):
-        ra.mismatches.append(Finding(r, "report.valuation.utilities", sorted(eu)[:8],
-                                     sorted(fu)[:8], "different coalitions were evaluated"))
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.valuation.utilities",
+                sorted(eu)[:8],
+                sorted(fu)[:8],
+                "different coalitions were evaluated",
+            )
+        )
     for mask in sorted(set(eu) & set(fu), key=int):
         _compare_floats(r, f"report.valuation.utilities[{mask}]", [eu[mask]], [fu[mask]], ra, tol)
     if expected.accuracy is not None and found.accuracy is not None:
         _compare_floats(r, "report.accuracy", [expected.accuracy], [found.accuracy], ra, tol)
 
 
-def _compare_floats(r: int, name: str, expected: list[float], found: list[float],
-                    ra: RoundAudit, tol: float) -> None:
+def _compare_floats(
+    r: int, name: str, expected: list[float], found: list[float], ra: RoundAudit, tol: float
+) -> None:
     if len(expected) != len(found):
         ra.mismatches.append(Finding(r, name, expected, found, "different lengths"))
         return
@@ -272,8 +386,9 @@ def _compare_floats(r: int, name: str, expected: list[float], found: list[float]
             ra.noise.append(Finding(r, label, e, f, f"float noise within {tol:g}"))
 
 
-def _reconcile(client: MarketplaceClient, ledger: Ledger, cumulative: dict[str, int],
-               result: AuditResult) -> None:
+def _reconcile(
+    client: MarketplaceClient, ledger: Ledger, cumulative: dict[str, int], result: AuditResult
+) -> None:
     """Tokens: events against the contract's counters, and against the recomputed payouts."""
     info = client.task(ledger.task_id)
     pairs = [
@@ -284,29 +399,50 @@ def _reconcile(client: MarketplaceClient, ledger: Ledger, cumulative: dict[str, 
     ]
     for name, from_events, on_chain in pairs:
         if from_events != on_chain:
-            result.ledger_findings.append(Finding(None, name, from_events, on_chain,
-                                                  "events do not add up to the contract's total"))
+            result.ledger_findings.append(
+                Finding(
+                    None,
+                    name,
+                    from_events,
+                    on_chain,
+                    "events do not add up to the contract's total",
+                )
+            )
     held = 0
     for account in ledger.stakes:
         held += int(client.participant(ledger.task_id, account)["stake"])
     if ledger.total_staked != ledger.total_withdrawn + ledger.total_slashed + held:
-        result.ledger_findings.append(Finding(
-            None, "stakes", ledger.total_staked,
-            ledger.total_withdrawn + ledger.total_slashed + held,
-            "staked != returned + slashed + held"))
-    escrow_left = ledger.escrow + ledger.total_slashed - ledger.total_claimed - ledger.total_refunded
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "stakes",
+                ledger.total_staked,
+                ledger.total_withdrawn + ledger.total_slashed + held,
+                "staked != returned + slashed + held",
+            )
+        )
+    escrow_left = (
+        ledger.escrow + ledger.total_slashed - ledger.total_claimed - ledger.total_refunded
+    )
     if escrow_left < 0:
-        result.ledger_findings.append(Finding(None, "escrow", ">= 0", escrow_left,
-                                              "more paid out than escrowed"))
+        result.ledger_findings.append(
+            Finding(None, "escrow", ">= 0", escrow_left, "more paid out than escrowed")
+        )
     per_account: dict[str, int] = {}
     for c in ledger.claims:
         per_account[c["account"].lower()] = per_account.get(c["account"].lower(), 0) + c["amount"]
     entitled = {a.lower(): v for a, v in cumulative.items()}
     for account, amount in sorted(per_account.items()):
         if amount > entitled.get(account, 0):
-            result.ledger_findings.append(Finding(None, f"claims[{account}]",
-                                                  entitled.get(account, 0), amount,
-                                                  "claimed more than the recomputed payouts"))
+            result.ledger_findings.append(
+                Finding(
+                    None,
+                    f"claims[{account}]",
+                    entitled.get(account, 0),
+                    amount,
+                    "claimed more than the recomputed payouts",
+                )
+            )
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,27 +25,49 @@ def _validation(path: str | None) -> Any:
     return load_npz(path)
 
 
-def run_audit(task_id: int, validation_path: str | None, tolerance: float,
-              rpc_url: str | None) -> tuple[AuditResult, ContentStore]:
+def run_audit(
+    task_id: int, validation_path: str | None, tolerance: float, rpc_url: str | None
+) -> tuple[AuditResult, ContentStore]:
     settings = Settings.from_env()
     client = make_client(settings, rpc_url=rpc_url)
     store = open_store(settings)
-    return audit_task(client, store, task_id, validation=_validation(validation_path),
-                      tolerance=tolerance), store
+    return audit_task(
+        client, store, task_id, validation=_validation(validation_path), tolerance=tolerance
+    ), store
 
 
 @click.command()
 @click.option("--task", "task_id", required=True, type=int)
-@click.option("--validation", "validation_path", type=click.Path(exists=True), default=None,
-              help="The validation set (.npz), if the requester has not published it yet.")
-@click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True,
-              help="Float noise tolerated in utilities and values (reported, not failed).")
+@click.option(
+    "--validation",
+    "validation_path",
+    type=click.Path(exists=True),
+    default=None,
+    help="The validation set (.npz), if the requester has not published it yet.",
+)
+@click.option(
+    "--tolerance",
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Float noise tolerated in utilities and values (reported, not failed).",
+)
 @click.option("--json", "as_json", is_flag=True, help='One object: {"ok", "rounds", "mismatches"}.')
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
-              help="Export the payout ledger (one row per round and participant).")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Export the payout ledger (one row per round and participant).",
+)
 @click.option("--rpc-url", default=None)
-def audit(task_id: int, validation_path: str | None, tolerance: float, as_json: bool,
-          csv_path: str | None, rpc_url: str | None) -> None:
+def audit(
+    task_id: int,
+    validation_path: str | None,
+    tolerance: float,
+    as_json: bool,
+    csv_path: str | None,
+    rpc_url: str | None,
+) -> None:
     """Recompute every round of a task from chain events and IPFS, and compare.
 
     Exit code 0 when everything matches, 1 on any mismatch or unavailable artifact.
@@ -66,14 +88,19 @@ def print_audit(result: AuditResult) -> None:
     click.echo(f"{'round':>5}  {'status':<11} {'accuracy':>8} {'paid':>14} {'noise':>5}")
     for r in result.rounds:
         acc = f"{r.accuracy:.3f}" if r.accuracy is not None else "-"
-        click.echo(f"{r.round:>5}  {r.status:<11} {acc:>8} {from_units(r.total_paid):>14} "
-                   f"{len(r.noise):>5}")
+        click.echo(
+            f"{r.round:>5}  {r.status:<11} {acc:>8} {from_units(r.total_paid):>14} "
+            f"{len(r.noise):>5}"
+        )
     for m in result.mismatches:
         where = f"round {m.round}: " if m.round is not None else ""
-        click.echo(f"MISMATCH {where}{m.field}: expected {m.expected!r}, found {m.found!r} "
-                   f"({m.reason})")
-    click.secho("OK" if result.ok else f"FAILED: {len(result.mismatches)} mismatch(es)",
-                fg="green" if result.ok else "red")
+        click.echo(
+            f"MISMATCH {where}{m.field}: expected {m.expected!r}, found {m.found!r} ({m.reason})"
+        )
+    click.secho(
+        "OK" if result.ok else f"FAILED: {len(result.mismatches)} mismatch(es)",
+        fg="green" if result.ok else "red",
+    )
 
 
 def write_ledger_csv(result: AuditResult, store: ContentStore, path: Path) -> None:
@@ -90,20 +117,40 @@ def write_ledger_csv(result: AuditResult, store: ContentStore, path: Path) -> No
             report = RoundReport.from_json(store.cat_bytes(e.args["report_cid"]))
         except Exception as exc:  # an unavailable report is an audit finding already
             raise ConfigError(f"cannot export round {e.args['round']}: {exc}") from exc
-        values = dict(zip((report.valuation or {}).get("players", []),
-                          (report.valuation or {}).get("values", []), strict=True))
+        values = dict(
+            zip(
+                (report.valuation or {}).get("players", []),
+                (report.valuation or {}).get("values", []),
+                strict=True,
+            )
+        )
         for sub in report.submissions:
-            rows.append({
-                "task_id": result.task_id, "round": report.round, "participant": sub.participant,
-                "status": sub.status, "reason": sub.reason, "value": values.get(sub.participant, ""),
-                "payout": report.round_payouts.get(sub.participant, 0),
-                "cumulative": report.cumulative_payouts.get(sub.participant, 0),
-                "report_cid": e.args["report_cid"],
-            })
+            rows.append(
+                {
+                    "task_id": result.task_id,
+                    "round": report.round,
+                    "participant": sub.participant,
+                    "status": sub.status,
+                    "reason": sub.reason,
+                    "value": values.get(sub.participant, ""),
+                    "payout": report.round_payouts.get(sub.participant, 0),
+                    "cumulative": report.cumulative_payouts.get(sub.participant, 0),
+                    "report_cid": e.args["report_cid"],
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
-        fields = ["task_id", "round", "participant", "status", "reason", "value", "payout",
-                  "cumulative", "report_cid"]
+        fields = [
+            "task_id",
+            "round",
+            "participant",
+            "status",
+            "reason",
+            "value",
+            "payout",
+            "cumulative",
+            "report_cid",
+        ]
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -116,16 +163,28 @@ def write_ledger_csv(result: AuditResult, store: ContentStore, path: Path) -> No
 @click.option("--validation", "validation_path", type=click.Path(exists=True), default=None)
 @click.option("--force", is_flag=True, help="Challenge even if the audit finds nothing.")
 @click.option("--rpc-url", default=None)
-def challenge(task_id: int, round_: int, key: str, validation_path: str | None, force: bool,
-              rpc_url: str | None) -> None:
+def challenge(
+    task_id: int,
+    round_: int,
+    key: str,
+    validation_path: str | None,
+    force: bool,
+    rpc_url: str | None,
+) -> None:
     """Challenge a settlement, with this audit's findings (on IPFS) as evidence."""
     result, store = run_audit(task_id, validation_path, DEFAULT_TOLERANCE, rpc_url)
     findings = [m for m in result.mismatches if m.round == round_]
     if not findings and not force:
-        raise ConfigError(f"the audit finds nothing wrong with round {round_}",
-                          hint="use --force to challenge anyway (you may lose your bond)")
-    evidence = {"task_id": task_id, "round": round_, "audit": result.to_dict(),
-                "findings": [f.to_dict() for f in findings]}
+        raise ConfigError(
+            f"the audit finds nothing wrong with round {round_}",
+            hint="use --force to challenge anyway (you may lose your bond)",
+        )
+    evidence = {
+        "task_id": task_id,
+        "round": round_,
+        "audit": result.to_dict(),
+        "findings": [f.to_dict() for f in findings],
+    }
     cid = store.add(json.dumps(evidence, sort_keys=True).encode()).cid
     client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
     client.challenge(task_id, round_, cid)
@@ -135,12 +194,17 @@ def challenge(task_id: int, round_: int, key: str, validation_path: str | None, 
 @click.command()
 @click.option("--task", "task_id", required=True, type=int)
 @click.option("--round", "round_", required=True, type=int)
-@click.option("--upheld/--rejected", required=True,
-              help="Upheld voids the settlement; rejected makes it final.")
+@click.option(
+    "--upheld/--rejected",
+    required=True,
+    help="Upheld voids the settlement; rejected makes it final.",
+)
 @click.option("--key", required=True, help="The requester's or arbiter's keystore.")
 @click.option("--rpc-url", default=None)
 def resolve(task_id: int, round_: int, upheld: bool, key: str, rpc_url: str | None) -> None:
     """Resolve a challenge on a round (requester or arbiter)."""
     client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
     client.resolve(task_id, round_, upheld)
-    click.echo(f"round {round_}: challenge {'upheld (settlement voided)' if upheld else 'rejected'}")
+    click.echo(
+        f"round {round_}: challenge {'upheld (settlement voided)' if upheld else 'rejected'}"
+    )

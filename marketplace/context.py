@@ -18,16 +18,24 @@ from marketplace.settings import Settings
 TOKEN_DECIMALS = 18
 
 
-def make_client(settings: Settings, *, key: str | None = None, rpc_url: str | None = None,
-                marketplace: str | None = None, password: str | None = None) -> MarketplaceClient:
+def make_client(
+    settings: Settings,
+    *,
+    key: str | None = None,
+    rpc_url: str | None = None,
+    marketplace: str | None = None,
+    password: str | None = None,
+) -> MarketplaceClient:
     """A client for the configured chain, acting as ``key``'s account when one is given."""
     deployments: Deployments | None = None
     if settings.deployments_file.exists():
         deployments = Deployments.load(settings.deployments_file)
     url = rpc_url or settings.rpc_url or (deployments.rpc_url if deployments else None)
     if url is None:
-        raise ConfigError("no chain configured",
-                          hint="run `fedmarket devnet up`, or pass --rpc-url and --marketplace")
+        raise ConfigError(
+            "no chain configured",
+            hint="run `fedmarket devnet up`, or pass --rpc-url and --marketplace",
+        )
     address = marketplace or (deployments.marketplace if deployments else None)
     if address is None:
         raise ConfigError("no Marketplace address known", hint="pass --marketplace ADDRESS")

@@ -122,8 +122,9 @@ class Coordinator:
     def current_global_cid(self) -> str:
         """The model the next round starts from: the latest valid settlement's, else the initial."""
         events = self.client.task_events(self.task_id, self.facts.created_block)
-        voided = {e.args["round"] for e in events
-                  if e.name == "ChallengeResolved" and e.args["upheld"]}
+        voided = {
+            e.args["round"] for e in events if e.name == "ChallengeResolved" and e.args["upheld"]
+        }
         cid = self.facts.initial_model_cid
         for event in events:
             if event.name == "RoundSettled" and event.args["round"] not in voided:
@@ -131,12 +132,18 @@ class Coordinator:
         return cid
 
     def _settle(self, round_: int) -> None:
-        inputs: RoundInputs = gather_inputs(self.client, self.store, self.task_id, round_,
-                                            self.facts, self.spec)
+        inputs: RoundInputs = gather_inputs(
+            self.client, self.store, self.task_id, round_, self.facts, self.spec
+        )
         outcome = compute_round(inputs, self.store, self.validation)
         try:
-            self.client.settle(self.task_id, outcome.new_global_cid, outcome.report_cid,
-                               outcome.payout_root, outcome.total_paid)
+            self.client.settle(
+                self.task_id,
+                outcome.new_global_cid,
+                outcome.report_cid,
+                outcome.payout_root,
+                outcome.total_paid,
+            )
         except ContractRevert as exc:
             if self.client.round(self.task_id, round_).round_status != RoundStatus.OPEN:
                 self.log(f"round {round_}: already settled ({exc.error_name})")
@@ -144,8 +151,10 @@ class Coordinator:
             raise
         self.summary.settled[round_] = outcome
         accuracy = f"{outcome.accuracy:.3f}" if outcome.accuracy is not None else "n/a"
-        self.log(f"round {round_}: settled, accuracy {accuracy}, paid {outcome.total_paid}, "
-                 f"report {outcome.report_cid}")
+        self.log(
+            f"round {round_}: settled, accuracy {accuracy}, paid {outcome.total_paid}, "
+            f"report {outcome.report_cid}"
+        )
         if self.on_settled is not None:
             self.on_settled(outcome)
         if self.slash_non_revealers:
@@ -153,17 +162,28 @@ class Coordinator:
 
     def _slash(self, round_: int) -> None:
         events = self.client.task_events(self.task_id, self.facts.created_block)
-        committed = {e.args["participant"] for e in events
-                     if e.name == "Committed" and e.args["round"] == round_}
-        revealed = {e.args["participant"] for e in events
-                    if e.name == "Revealed" and e.args["round"] == round_}
-        already = {e.args["participant"] for e in events
-                   if e.name == "ParticipantSlashed" and e.args["round"] == round_}
+        committed = {
+            e.args["participant"]
+            for e in events
+            if e.name == "Committed" and e.args["round"] == round_
+        }
+        revealed = {
+            e.args["participant"]
+            for e in events
+            if e.name == "Revealed" and e.args["round"] == round_
+        }
+        already = {
+            e.args["participant"]
+            for e in events
+            if e.name == "ParticipantSlashed" and e.args["round"] == round_
+        }
         for participant in sorted(committed - revealed - already):
-            if self._try(lambda p=participant: self.client.slash(self.task_id, round_, p),
-                         f"slash {participant}"):
+            if self._try(self._slasher(round_, participant), f"slash {participant}"):
                 self.summary.slashed.append((round_, participant))
                 self.log(f"round {round_}: slashed {participant} (committed, did not reveal)")
+
+    def _slasher(self, round_: int, participant: str) -> Callable[[], object]:
+        return lambda: self.client.slash(self.task_id, round_, participant)
 
     def _try(self, action: Callable[[], object], what: str) -> bool:
         """Run a transaction whose failure only means someone else (or time) got there first."""

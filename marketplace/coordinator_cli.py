@@ -12,13 +12,24 @@ from marketplace.storage import open_store
 @click.command()
 @click.option("--task", "task_id", required=True, type=int)
 @click.option("--key", required=True, help="The aggregator's keystore.")
-@click.option("--validation", "validation_path", required=True, type=click.Path(exists=True),
-              help="The validation set committed by the task (.npz with X, y).")
+@click.option(
+    "--validation",
+    "validation_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="The validation set committed by the task (.npz with X, y).",
+)
 @click.option("--rpc-url", default=None)
 @click.option("--no-slash", is_flag=True, help="Do not slash participants who did not reveal.")
 @click.option("--timeout", default=None, type=float, help="Give up after this many seconds.")
-def coordinate(task_id: int, key: str, validation_path: str, rpc_url: str | None,
-               no_slash: bool, timeout: float | None) -> None:
+def coordinate(
+    task_id: int,
+    key: str,
+    validation_path: str,
+    rpc_url: str | None,
+    no_slash: bool,
+    timeout: float | None,
+) -> None:
     """Open rounds, verify and aggregate updates, value contributions, settle, finalize."""
     from marketplace.coordinator import Coordinator
     from marketplace.errors import ConfigError
@@ -32,8 +43,16 @@ def coordinate(task_id: int, key: str, validation_path: str, rpc_url: str | None
     validation = load_npz(validation_path)
     spec = load_spec(store, task_facts(client, task_id).spec_cid)
     if dataset_sha256(validation) != spec.validation_sha256:
-        raise ConfigError(f"{validation_path} is not the validation set task {task_id} committed to")
-    coordinator = Coordinator(client, store, task_id, validation, slash_non_revealers=not no_slash,
-                              log=lambda msg: click.echo(f"[coordinator] {msg}"))
+        raise ConfigError(
+            f"{validation_path} is not the validation set task {task_id} committed to"
+        )
+    coordinator = Coordinator(
+        client,
+        store,
+        task_id,
+        validation,
+        slash_non_revealers=not no_slash,
+        log=lambda msg: click.echo(f"[coordinator] {msg}"),
+    )
     summary = coordinator.run(timeout=timeout)
     click.echo(f"task {task_id} ended: {len(summary.settled)} rounds settled by this run")

@@ -57,8 +57,9 @@ class DemoConfig:
     stake_tokens: int = 10
     alpha: float = 0.8
     seed: int = 7
-    windows: Windows = field(default_factory=lambda: Windows(commit=8, reveal=5, settle=300,
-                                                             challenge=2))
+    windows: Windows = field(
+        default_factory=lambda: Windows(commit=8, reveal=5, settle=300, challenge=2)
+    )
     participant_timeout: float = 600.0
 
 
@@ -75,9 +76,14 @@ class DemoResult:
     audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "rpc_url": self.rpc_url, "rounds": self.rounds,
-                "participants": self.participants, "budget_spent": self.budget_spent,
-                "audit_ok": self.audit_ok}
+        return {
+            "task_id": self.task_id,
+            "rpc_url": self.rpc_url,
+            "rounds": self.rounds,
+            "participants": self.participants,
+            "budget_spent": self.budget_spent,
+            "audit_ok": self.audit_ok,
+        }
 
 
 def ensure_keystore(settings: Settings, name: str, index: int) -> Path:
@@ -85,8 +91,9 @@ def ensure_keystore(settings: Settings, name: str, index: int) -> Path:
     for entry in list_accounts(settings.keystore_dir):
         if entry.path.stem == name:
             return entry.path
-    return create_account(settings.keystore_dir, DEMO_PASSWORD,
-                          private_key=bytes(dev_account(index).key), name=name).path
+    return create_account(
+        settings.keystore_dir, DEMO_PASSWORD, private_key=bytes(dev_account(index).key), name=name
+    ).path
 
 
 def prepare_data(workdir: Path, n_participants: int, cfg: DemoConfig) -> tuple[Dataset, list[Path]]:
@@ -101,30 +108,39 @@ def prepare_data(workdir: Path, n_participants: int, cfg: DemoConfig) -> tuple[D
     return validation, paths
 
 
-def run_demo(settings: Settings, cfg: DemoConfig, *, keep_devnet: bool = False,
-             log: Any = print) -> DemoResult:
+def run_demo(
+    settings: Settings, cfg: DemoConfig, *, keep_devnet: bool = False, log: Any = print
+) -> DemoResult:
     """Everything end to end; returns the summary (also used by the end-to-end test)."""
     started_here = running(settings.devnet_dir) is None
     up = manager.up(settings)
     log(up.describe())
     try:
-        return _run(settings, cfg, up.deployments.rpc_url, up.deployments.marketplace,
-                    up.deployments.token, log)
+        return _run(
+            settings,
+            cfg,
+            up.deployments.rpc_url,
+            up.deployments.marketplace,
+            up.deployments.token,
+            log,
+        )
     finally:
         if started_here and not keep_devnet:
             manager.down(settings)
             log("devnet stopped (run with --keep-devnet to inspect it)")
 
 
-def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: str,
-         log: Any) -> DemoResult:
+def _run(
+    settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: str, log: Any
+) -> DemoResult:
     w3 = connect(rpc_url)
     store = open_store(settings)
     requester = MarketplaceClient(w3, market, token, dev_account(REQUESTER))
     aggregator = requester.with_account(dev_account(AGGREGATOR))
     n = len(cfg.behaviours)
-    keystores = [ensure_keystore(settings, f"demo-participant-{i}", FIRST_PARTICIPANT + i)
-                 for i in range(n)]
+    keystores = [
+        ensure_keystore(settings, f"demo-participant-{i}", FIRST_PARTICIPANT + i) for i in range(n)
+    ]
     addresses = [dev_account(FIRST_PARTICIPANT + i).address for i in range(n)]
     workdir = settings.home / "demo"
     validation, shards = prepare_data(workdir, n, cfg)
@@ -137,21 +153,35 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         valuation=ValuationConfig(method="auto"),
     )
     budget = to_units(cfg.round_budget_tokens)
-    created = create_task(requester, store, spec, aggregator=aggregator.address,
-                          rounds=cfg.rounds, round_budget=budget,
-                          min_stake=to_units(cfg.stake_tokens), windows=cfg.windows,
-                          settle_bond=to_units(1))
+    created = create_task(
+        requester,
+        store,
+        spec,
+        aggregator=aggregator.address,
+        rounds=cfg.rounds,
+        round_budget=budget,
+        min_stake=to_units(cfg.stake_tokens),
+        windows=cfg.windows,
+        settle_bond=to_units(1),
+    )
     task_id = created.task_id
-    log(f"task {task_id} created: {cfg.rounds} rounds x {cfg.round_budget_tokens} FMT, "
-        f"{n} participants")
+    log(
+        f"task {task_id} created: {cfg.rounds} rounds x {cfg.round_budget_tokens} FMT, "
+        f"{n} participants"
+    )
     before = {a: requester.balance(a) for a in addresses}
     procs = _start_participants(settings, task_id, keystores, shards, cfg)
     try:
         _wait_for_joins(requester, task_id, n, procs)
         outcomes: dict[int, RoundOutcome] = {}
-        coordinator = Coordinator(aggregator, store, task_id, validation,
-                                  log=lambda m: log(f"{time.strftime('%H:%M:%S')} [coordinator] {m}"),
-                                  on_settled=lambda o: outcomes.__setitem__(o.report.round, o))
+        coordinator = Coordinator(
+            aggregator,
+            store,
+            task_id,
+            validation,
+            log=lambda m: log(f"{time.strftime('%H:%M:%S')} [coordinator] {m}"),
+            on_settled=lambda o: outcomes.__setitem__(o.report.round, o),
+        )
         coordinator.run(timeout=cfg.rounds * 120.0)
         _wait_for(procs, cfg.participant_timeout)
     finally:
@@ -173,16 +203,22 @@ def _run(settings: Settings, cfg: DemoConfig, rpc_url: str, market: str, token: 
         rep = outcomes[r].report
         players = (rep.valuation or {}).get("players", [])
         values = (rep.valuation or {}).get("values", [])
-        rounds.append({
-            "round": r,
-            "accuracy": rep.accuracy,
-            "contributions": dict(zip(players, values, strict=True)),
-            "payouts": rep.round_payouts,
-            "fairness": (rep.valuation or {}).get("fairness", {}),
-        })
+        rounds.append(
+            {
+                "round": r,
+                "accuracy": rep.accuracy,
+                "contributions": dict(zip(players, values, strict=True)),
+                "payouts": rep.round_payouts,
+                "fairness": (rep.valuation or {}).get("fairness", {}),
+            }
+        )
     participants = [
-        {"address": a, "behaviour": cfg.behaviours[i], "tokens_claimed": claimed[a],
-         "balance_change": after[a] - before[a]}
+        {
+            "address": a,
+            "behaviour": cfg.behaviours[i],
+            "tokens_claimed": claimed[a],
+            "balance_change": after[a] - before[a],
+        }
         for i, a in enumerate(addresses)
     ]
     return DemoResult(
@@ -199,11 +235,16 @@ def _audit(client: MarketplaceClient, store: Any, task_id: int) -> dict[str, Any
     return result.to_dict()
 
 
-def _start_participants(settings: Settings, task_id: int, keystores: list[Path],
-                        shards: list[Path], cfg: DemoConfig) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "FEDMARKET_HOME": str(settings.home),
-           "FEDMARKET_KEY_PASSWORD": DEMO_PASSWORD, "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+def _start_participants(
+    settings: Settings, task_id: int, keystores: list[Path], shards: list[Path], cfg: DemoConfig
+) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "FEDMARKET_HOME": str(settings.home),
+        "FEDMARKET_KEY_PASSWORD": DEMO_PASSWORD,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     env.pop("FEDMARKET_RPC_URL", None)
     logs = settings.home / "demo" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -220,8 +261,13 @@ def _start_participants(settings: Settings, task_id: int, keystores: list[Path],
     return procs
 
 
-def _wait_for_joins(client: MarketplaceClient, task_id: int, n: int,
-                    procs: list[subprocess.Popen[bytes]], timeout: float = 120.0) -> None:
+def _wait_for_joins(
+    client: MarketplaceClient,
+    task_id: int,
+    n: int,
+    procs: list[subprocess.Popen[bytes]],
+    timeout: float = 120.0,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         joined = sum(1 for e in client.task_events(task_id) if e.name == "ParticipantJoined")
@@ -229,8 +275,10 @@ def _wait_for_joins(client: MarketplaceClient, task_id: int, n: int,
             return
         dead = [p for p in procs if p.poll() is not None and p.returncode != 0]
         if dead:
-            raise ProtocolError(f"{len(dead)} participant process(es) exited before joining; "
-                                "see the logs under $FEDMARKET_HOME/demo/logs")
+            raise ProtocolError(
+                f"{len(dead)} participant process(es) exited before joining; "
+                "see the logs under $FEDMARKET_HOME/demo/logs"
+            )
         time.sleep(0.3)
     raise ProtocolError(f"participants did not all join within {timeout:.0f}s")
 
@@ -248,27 +296,38 @@ def print_summary(result: DemoResult) -> None:
     click.echo(f"{'round':>5}  {'accuracy':>8}  {'jain':>5}  {'gini':>5}  {'corr':>5}")
     for r in result.rounds:
         f = r.get("fairness", {})
-        click.echo(f"{r['round']:>5}  {r['accuracy']:>8.3f}  {f.get('jain', float('nan')):>5.2f}  "
-                   f"{f.get('gini', float('nan')):>5.2f}  {f.get('pearson', float('nan')):>5.2f}")
+        click.echo(
+            f"{r['round']:>5}  {r['accuracy']:>8.3f}  {f.get('jain', float('nan')):>5.2f}  "
+            f"{f.get('gini', float('nan')):>5.2f}  {f.get('pearson', float('nan')):>5.2f}"
+        )
     click.echo(f"\n{'participant':<34} {'total contribution':>18} {'tokens claimed':>15}")
     for p in result.participants:
         total = sum(r["contributions"].get(p["address"], 0.0) for r in result.rounds)
-        click.echo(f"{short[p['address']]:<34} {total:>18.4f} "
-                   f"{from_units(p['tokens_claimed']):>15}")
-    click.echo(f"\nbudget spent: {from_units(result.budget_spent)} FMT; "
-               f"audit: {'OK' if result.audit_ok else 'FAILED'}")
+        click.echo(
+            f"{short[p['address']]:<34} {total:>18.4f} {from_units(p['tokens_claimed']):>15}"
+        )
+    click.echo(
+        f"\nbudget spent: {from_units(result.budget_spent)} FMT; "
+        f"audit: {'OK' if result.audit_ok else 'FAILED'}"
+    )
 
 
 @click.command()
-@click.option("--participants", "behaviours", default=",".join(DEFAULT_BEHAVIOURS),
-              show_default=True, help="Comma-separated behaviours, one per participant.")
+@click.option(
+    "--participants",
+    "behaviours",
+    default=",".join(DEFAULT_BEHAVIOURS),
+    show_default=True,
+    help="Comma-separated behaviours, one per participant.",
+)
 @click.option("--rounds", default=5, show_default=True)
 @click.option("--keep-devnet", is_flag=True, help="Leave the chain running afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def demo(behaviours: str, rounds: int, keep_devnet: bool, as_json: bool) -> None:
     """Run a whole marketplace on the devnet: task, participants, rounds, claims, audit."""
-    cfg = DemoConfig(behaviours=tuple(b.strip() for b in behaviours.split(",") if b.strip()),
-                     rounds=rounds)
+    cfg = DemoConfig(
+        behaviours=tuple(b.strip() for b in behaviours.split(",") if b.strip()), rounds=rounds
+    )
     log = (lambda m: click.echo(m, err=True)) if as_json else click.echo
     result = run_demo(Settings.from_env(), cfg, keep_devnet=keep_devnet, log=log)
     if as_json:

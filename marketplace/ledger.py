@@ -127,9 +127,14 @@ class Ledger:
             rl = self.round(int(a["round"]))
             rl.slashed[str(a["participant"])] = int(a["amount"])
         elif name == "Claimed":
-            self.claims.append({"account": str(a["account"]), "amount": int(a["amount"]),
-                                "cumulative": int(a["cumulative_amount"]),
-                                "block": e.block_number})
+            self.claims.append(
+                {
+                    "account": str(a["account"]),
+                    "amount": int(a["amount"]),
+                    "cumulative": int(a["cumulative_amount"]),
+                    "block": e.block_number,
+                }
+            )
         elif name == "StakeWithdrawn":
             self.withdrawals[str(a["participant"])] = int(a["amount"])
         elif name == "BudgetRefunded":

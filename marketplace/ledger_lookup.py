@@ -35,8 +35,10 @@ def task_facts(client: MarketplaceClient, task_id: int, from_block: int = 0) -> 
                 params=params,
                 created_block=event.block_number,
             )
-    raise ProtocolError(f"task {task_id} does not exist on this marketplace",
-                        hint="list tasks with `fedmarket task list`")
+    raise ProtocolError(
+        f"task {task_id} does not exist on this marketplace",
+        hint="list tasks with `fedmarket task list`",
+    )
 
 
 def round_events(events: list[ChainEvent], round_: int) -> list[ChainEvent]:

@@ -26,8 +26,9 @@ def leaf(account: str, cumulative_amount: int) -> bytes:
     """The leaf the contract recomputes from ``msg.sender`` and the claimed cumulative amount."""
     if cumulative_amount < 0:
         raise ValueError("a cumulative amount cannot be negative")
-    inner = keccak(encode(["address", "uint256"], [to_checksum_address(account),
-                                                   cumulative_amount]))
+    inner = keccak(
+        encode(["address", "uint256"], [to_checksum_address(account), cumulative_amount])
+    )
     return keccak(inner)
 
 

@@ -42,8 +42,9 @@ def load_report(store: ContentStore, cid: str) -> RoundReport:
     return RoundReport.from_json(store.cat_bytes(cid))
 
 
-def final_report(client: MarketplaceClient, store: ContentStore,
-                 task_id: int) -> RoundReport | None:
+def final_report(
+    client: MarketplaceClient, store: ContentStore, task_id: int
+) -> RoundReport | None:
     """The report of the latest final, valid settlement (None before the first one)."""
     last_final = int(client.task(task_id).last_final_round)
     if last_final == 0:
@@ -55,8 +56,9 @@ def final_report(client: MarketplaceClient, store: ContentStore,
     return load_report(store, str(settled.args["report_cid"]))
 
 
-def claim_entitlement(client: MarketplaceClient, store: ContentStore, task_id: int,
-                      account: str) -> Entitlement | None:
+def claim_entitlement(
+    client: MarketplaceClient, store: ContentStore, task_id: int, account: str
+) -> Entitlement | None:
     """``account``'s cumulative entitlement under the latest final root, or None if nothing."""
     report = final_report(client, store, task_id)
     if report is None:

@@ -39,8 +39,11 @@ from valuation.architecture import ModelSpec, forward, parameter_shapes
 class Validation(Protocol):
     """The requester's validation set: inputs ``X`` and integer labels ``y``."""
 
-    X: np.ndarray
-    y: np.ndarray
+    @property
+    def X(self) -> np.ndarray: ...  # noqa: N802 (the conventional name of a data matrix)
+
+    @property
+    def y(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -104,28 +107,52 @@ def derive_seed(task_id: int, round_: int, block_hash: bytes) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def gather_inputs(client: MarketplaceClient, store: ContentStore, task_id: int, round_: int,
-                  facts: TaskFacts, spec: TaskSpec) -> RoundInputs:
+def gather_inputs(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    round_: int,
+    facts: TaskFacts,
+    spec: TaskSpec,
+) -> RoundInputs:
     """Read a round's fixed inputs from the chain's events and the previous round report."""
     ledger = Ledger.from_events(task_id, client.task_events(task_id, facts.created_block))
     previous = ledger.last_valid_settlement_before(round_)
     previous_cid = previous.settlement["report_cid"] if previous and previous.settlement else ""
     cumulative = dict(load_report(store, previous_cid).cumulative_payouts) if previous_cid else {}
-    return inputs_from_ledger(client.w3, ledger, round_, spec, marketplace=client.market.address,
-                              previous_cumulative=cumulative, previous_report_cid=previous_cid)
+    return inputs_from_ledger(
+        client.w3,
+        ledger,
+        round_,
+        spec,
+        marketplace=client.market.address,
+        previous_cumulative=cumulative,
+        previous_report_cid=previous_cid,
+    )
 
 
-def inputs_from_ledger(w3: Web3, ledger: Ledger, round_: int, spec: TaskSpec, *,
-                       marketplace: str, previous_cumulative: Mapping[str, int],
-                       previous_report_cid: str) -> RoundInputs:
+def inputs_from_ledger(
+    w3: Web3,
+    ledger: Ledger,
+    round_: int,
+    spec: TaskSpec,
+    *,
+    marketplace: str,
+    previous_cumulative: Mapping[str, int],
+    previous_report_cid: str,
+) -> RoundInputs:
     """A round's inputs from the event ledger (the audit passes its own recomputed cumulative)."""
     rl = ledger.rounds.get(round_)
     if rl is None or not rl.global_model_cid:
         raise ProtocolError(f"round {round_} of task {ledger.task_id} was never opened")
     reveals = sorted(
         (
-            Reveal(participant=p, cid=r["cid"], sha256=r["sha256"].removeprefix("0x"),
-                   num_samples=r["num_samples"])
+            Reveal(
+                participant=p,
+                cid=r["cid"],
+                sha256=r["sha256"].removeprefix("0x"),
+                num_samples=r["num_samples"],
+            )
             for p, r in rl.reveals.items()
         ),
         key=lambda r: r.participant.lower(),
@@ -159,16 +186,19 @@ def fetch_candidates(inputs: RoundInputs, store: ContentStore) -> list[Candidate
             if sha256_hex(blob) != reveal.sha256.lower():
                 raise CorruptContent(f"{reveal.cid}: bytes do not match the revealed sha256")
             params = decode_weights(blob, shapes, max_bytes=inputs.spec.max_update_bytes)
-            candidates.append(CandidateUpdate(reveal.participant, params, reveal.num_samples,
-                                              reveal.cid))
+            candidates.append(
+                CandidateUpdate(reveal.participant, params, reveal.num_samples, reveal.cid)
+            )
         except FedmarketError as exc:
-            candidates.append(CandidateUpdate(reveal.participant, None, reveal.num_samples,
-                                              reveal.cid, error=exc))
+            candidates.append(
+                CandidateUpdate(reveal.participant, None, reveal.num_samples, reveal.cid, error=exc)
+            )
     return candidates
 
 
-def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validation,
-                  *, publish: bool = True) -> RoundOutcome:
+def compute_round(
+    inputs: RoundInputs, store: ContentStore, validation: Validation, *, publish: bool = True
+) -> RoundOutcome:
     """Aggregate, value and pay one round; with ``publish`` the new model and report are stored."""
     spec = inputs.spec
     shapes = parameter_shapes(spec.model)
@@ -180,21 +210,32 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
     rejected_by = {r.participant: (r.reason, r.detail) for r in rejected}
     for reveal in inputs.reveals:
         if reveal.cid in inputs.replayed_cids:
-            rejected_by[reveal.participant] = (REPLAYED_CID, f"{reveal.cid} was revealed in an "
-                                               "earlier round: a stale copy, not new work")
+            rejected_by[reveal.participant] = (
+                REPLAYED_CID,
+                f"{reveal.cid} was revealed in an earlier round: a stale copy, not new work",
+            )
     for cand in accepted:
         if cand.params is not None and all(not np.any(v) for v in cand.params.values()):
-            rejected_by[cand.participant] = (EMPTY_UPDATE, "the update is all zeros: the global "
-                                             "model returned unchanged carries no information")
+            rejected_by[cand.participant] = (
+                EMPTY_UPDATE,
+                "the update is all zeros: the global "
+                "model returned unchanged carries no information",
+            )
     accepted = [c for c in accepted if c.participant not in rejected_by]
     submissions = []
     for reveal in inputs.reveals:
         rej = rejected_by.get(reveal.participant)
-        submissions.append(SubmissionRecord(
-            participant=reveal.participant, cid=reveal.cid, sha256=reveal.sha256,
-            num_samples=reveal.num_samples, status="rejected" if rej else "accepted",
-            reason=rej[0] if rej else "", detail=rej[1] if rej else "",
-        ))
+        submissions.append(
+            SubmissionRecord(
+                participant=reveal.participant,
+                cid=reveal.cid,
+                sha256=reveal.sha256,
+                num_samples=reveal.num_samples,
+                status="rejected" if rej else "accepted",
+                reason=rej[0] if rej else "",
+                detail=rej[1] if rej else "",
+            )
+        )
     updates = [dict(c.params) for c in accepted if c.params is not None]
     counts = [c.num_samples for c in accepted]
     addresses = [c.participant for c in accepted]
@@ -204,8 +245,11 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
         try:
             delta = aggregator.aggregate(updates, counts)
         except ValueError as exc:  # e.g. Krum needs more than 2f+2 updates
-            aggregation = {"aggregator": "fedavg", "fallback_from": spec.aggregator,
-                           "reason": str(exc)}
+            aggregation = {
+                "aggregator": "fedavg",
+                "fallback_from": spec.aggregator,
+                "reason": str(exc),
+            }
             delta = get_aggregator("fedavg").aggregate(updates, counts)
         new_params = {k: (prev_params[k] + delta[k]).astype(np.float32) for k in sorted(shapes)}
     else:
@@ -228,8 +272,9 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
             budget=inputs.round_budget,
             input_digests={
                 "prev_model_sha256": sha256_hex(prev_blob),
-                "update_sha256": [r.sha256 for r in inputs.reveals
-                                  if r.participant in set(addresses)],
+                "update_sha256": [
+                    r.sha256 for r in inputs.reveals if r.participant in set(addresses)
+                ],
                 "validation_sha256": spec.validation_sha256,
             },
         )
@@ -264,8 +309,14 @@ def compute_round(inputs: RoundInputs, store: ContentStore, validation: Validati
     )
     report_blob = report.to_json()
     report_cid = store.add(report_blob).cid if publish else store_cid(store, report_blob)
-    return RoundOutcome(report=report, report_cid=report_cid, new_global_cid=new_cid,
-                        payout_root=tree.root, total_paid=total_paid, accuracy=report.accuracy)
+    return RoundOutcome(
+        report=report,
+        report_cid=report_cid,
+        new_global_cid=new_cid,
+        payout_root=tree.root,
+        total_paid=total_paid,
+        accuracy=report.accuracy,
+    )
 
 
 def store_cid(store: ContentStore, data: bytes) -> str:
@@ -277,12 +328,17 @@ def store_cid(store: ContentStore, data: bytes) -> str:
 
 def flat_updates(updates: list[Mapping[str, np.ndarray]]) -> np.ndarray:
     """Updates as rows of one matrix (sorted parameter names), for duplicate detection."""
-    return np.stack([np.concatenate([np.asarray(u[k], dtype=np.float64).ravel()
-                                     for k in sorted(u)]) for u in updates])
+    return np.stack(
+        [
+            np.concatenate([np.asarray(u[k], dtype=np.float64).ravel() for k in sorted(u)])
+            for u in updates
+        ]
+    )
 
 
-def score_model(spec: ModelSpec, params: Mapping[str, np.ndarray], X: np.ndarray,
-                y: np.ndarray) -> tuple[float, float]:
+def score_model(
+    spec: ModelSpec, params: Mapping[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of a model on the validation set, in float64."""
     tensors = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
     x = torch.from_numpy(np.array(X, dtype=np.float64))

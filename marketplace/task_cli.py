@@ -25,8 +25,13 @@ def _ints(text: str) -> tuple[int, ...]:
 
 @task.command("create")
 @click.option("--key", required=True, help="Requester's keystore (file, name or address).")
-@click.option("--validation", "validation_path", required=True, type=click.Path(exists=True),
-              help="The private validation set (.npz with X, y); only its sha256 is published.")
+@click.option(
+    "--validation",
+    "validation_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="The private validation set (.npz with X, y); only its sha256 is published.",
+)
 @click.option("--aggregator", required=True, help="Address of the task's aggregator.")
 @click.option("--name", default="digits classification", show_default=True)
 @click.option("--model", type=click.Choice(FAMILIES), default="mlp", show_default=True)
@@ -42,21 +47,55 @@ def _ints(text: str) -> tuple[int, ...]:
 @click.option("--challenge-window", default=3, show_default=True, help="Seconds.")
 @click.option("--epochs", default=5, show_default=True, help="Local epochs per round.")
 @click.option("--lr", default=0.1, show_default=True)
-@click.option("--optimizer", default="momentum", show_default=True,
-              type=click.Choice(["sgd", "momentum", "adam"]))
-@click.option("--valuation", "method", default="auto", show_default=True,
-              type=click.Choice(["auto", "exact", "gtg", "tmc", "loo"]))
-@click.option("--aggregation", default="fedavg", show_default=True,
-              type=click.Choice(["fedavg", "median", "trimmed_mean", "krum"]))
+@click.option(
+    "--optimizer",
+    default="momentum",
+    show_default=True,
+    type=click.Choice(["sgd", "momentum", "adam"]),
+)
+@click.option(
+    "--valuation",
+    "method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "exact", "gtg", "tmc", "loo"]),
+)
+@click.option(
+    "--aggregation",
+    default="fedavg",
+    show_default=True,
+    type=click.Choice(["fedavg", "median", "trimmed_mean", "krum"]),
+)
 @click.option("--slash-bps", default=1000, show_default=True)
 @click.option("--max-samples", default=10_000, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the initial model.")
 @click.option("--json", "as_json", is_flag=True)
-def create(key: str, validation_path: str, aggregator: str, name: str, model: str, hidden: str,
-           channels: str, rounds: int, round_budget: str, stake: str, bond: str,
-           commit_window: int, reveal_window: int, settle_window: int, challenge_window: int,
-           epochs: int, lr: float, optimizer: str, method: str, aggregation: str, slash_bps: int,
-           max_samples: int, seed: int, as_json: bool) -> None:
+def create(
+    key: str,
+    validation_path: str,
+    aggregator: str,
+    name: str,
+    model: str,
+    hidden: str,
+    channels: str,
+    rounds: int,
+    round_budget: str,
+    stake: str,
+    bond: str,
+    commit_window: int,
+    reveal_window: int,
+    settle_window: int,
+    challenge_window: int,
+    epochs: int,
+    lr: float,
+    optimizer: str,
+    method: str,
+    aggregation: str,
+    slash_bps: int,
+    max_samples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
     """Create a task: publish its spec and initial model, escrow rounds x round-budget."""
     from participant.data import dataset_sha256, load_npz
 
@@ -88,8 +127,15 @@ def create(key: str, validation_path: str, aggregator: str, name: str, model: st
         settle_bond=to_units(bond), slash_bps=slash_bps, max_samples=max_samples, init_seed=seed,
     )  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"task_id": created.task_id, "spec_cid": created.spec_cid,
-                               "initial_model_cid": created.initial_model_cid}))
+        click.echo(
+            json.dumps(
+                {
+                    "task_id": created.task_id,
+                    "spec_cid": created.spec_cid,
+                    "initial_model_cid": created.initial_model_cid,
+                }
+            )
+        )
     else:
         click.echo(f"task {created.task_id} created; spec {created.spec_cid}")
 
@@ -108,9 +154,11 @@ def list_(show_all: bool, as_json: bool) -> None:
         return
     click.echo(f"{'id':>4}  {'phase':<9} {'round':>7} {'budget':>12} {'stake':>8} {'people':>6}")
     for r in rows:
-        click.echo(f"{r['task_id']:>4}  {r['phase']:<9} {r['round']:>3}/{r['rounds']:<3} "
-                   f"{from_units(int(r['budget'])):>12} {from_units(int(r['min_stake'])):>8} "
-                   f"{r['participants']:>6}")
+        click.echo(
+            f"{r['task_id']:>4}  {r['phase']:<9} {r['round']:>3}/{r['rounds']:<3} "
+            f"{from_units(int(r['budget'])):>12} {from_units(int(r['min_stake'])):>8} "
+            f"{r['participants']:>6}"
+        )
 
 
 @task.command("show")
@@ -124,11 +172,15 @@ def show(task_id: int, as_json: bool) -> None:
         return
     for k in ("task_id", "phase", "requester", "aggregator", "spec_cid", "participants"):
         click.echo(f"{k:<14} {info[k]}")
-    click.echo(f"{'budget':<14} {from_units(int(info['budget']))} "
-               f"({from_units(int(info['round_budget']))} x {info['rounds']} rounds)")
+    click.echo(
+        f"{'budget':<14} {from_units(int(info['budget']))} "
+        f"({from_units(int(info['round_budget']))} x {info['rounds']} rounds)"
+    )
     for r in info["rounds_detail"]:
-        click.echo(f"  round {r['round']}: {r['status']:<10} reveals {r['reveals']:>3} "
-                   f"paid {from_units(int(r['total_paid']))}")
+        click.echo(
+            f"  round {r['round']}: {r['status']:<10} reveals {r['reveals']:>3} "
+            f"paid {from_units(int(r['total_paid']))}"
+        )
 
 
 @task.command("publish-validation")
@@ -141,8 +193,9 @@ def publish_validation_cmd(task_id: int, key: str, validation_path: str) -> None
     from participant.data import load_npz
 
     settings = Settings.from_env()
-    cid = publish_validation(make_client(settings, key=key), open_store(settings), task_id,
-                             load_npz(validation_path))
+    cid = publish_validation(
+        make_client(settings, key=key), open_store(settings), task_id, load_npz(validation_path)
+    )
     click.echo(f"validation set of task {task_id} published as {cid}")
 
 

@@ -101,8 +101,9 @@ def market(client: MarketplaceClient, *, open_only: bool = False) -> list[dict[s
     return rows
 
 
-def task_summary(client: MarketplaceClient, task_id: int, created: dict[str, Any],
-                 participants: int) -> dict[str, Any]:
+def task_summary(
+    client: MarketplaceClient, task_id: int, created: dict[str, Any], participants: int
+) -> dict[str, Any]:
     info = client.task(task_id)
     params = created["params"]
     return {
@@ -134,16 +135,19 @@ def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
     rounds = []
     for r in range(1, summary["round"] + 1):
         info = client.round(task_id, r)
-        settled = next((e for e in events if e.name == "RoundSettled" and e.args["round"] == r),
-                       None)
-        rounds.append({
-            "round": r,
-            "status": info.round_status.name,
-            "reveals": sum(1 for e in events if e.name == "Revealed" and e.args["round"] == r),
-            "total_paid": str(info.total_paid),
-            "report_cid": settled.args["report_cid"] if settled else None,
-            "new_global_cid": settled.args["new_global_cid"] if settled else None,
-        })
+        settled = next(
+            (e for e in events if e.name == "RoundSettled" and e.args["round"] == r), None
+        )
+        rounds.append(
+            {
+                "round": r,
+                "status": info.round_status.name,
+                "reveals": sum(1 for e in events if e.name == "Revealed" and e.args["round"] == r),
+                "total_paid": str(info.total_paid),
+                "report_cid": settled.args["report_cid"] if settled else None,
+                "new_global_cid": settled.args["new_global_cid"] if settled else None,
+            }
+        )
     return {**summary, "participant_addresses": participants, "rounds_detail": rounds}
 
 
@@ -151,8 +155,9 @@ def load_spec(store: ContentStore, spec_cid: str) -> TaskSpec:
     return TaskSpec.from_json(store.cat_bytes(spec_cid))
 
 
-def publish_validation(client: MarketplaceClient, store: ContentStore, task_id: int,
-                       validation: Any) -> str:
+def publish_validation(
+    client: MarketplaceClient, store: ContentStore, task_id: int, validation: Any
+) -> str:
     """Upload the validation set (canonical bytes) and publish its CID on-chain.
 
     Checks first that it is the set the task committed to, so a wrong file is never published.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from marketplace.task_spec import ValuationConfig
 from valuation.allocation import allocation
 from valuation.api import value
 from valuation.architecture import ModelSpec
-from valuation.coalition import ModelUtility
+from valuation.coalition import ModelUtility, Score
 from valuation.duplicates import duplicate_groups
 from valuation.fairness import fairness_metrics
 from valuation.utility import CachedUtility
@@ -31,8 +31,11 @@ INT64_MAX = (1 << 63) - 1
 
 
 class Validation(Protocol):
-    X: np.ndarray
-    y: np.ndarray
+    @property
+    def X(self) -> np.ndarray: ...  # noqa: N802 (the conventional name of a data matrix)
+
+    @property
+    def y(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,23 @@ def value_round(
 ) -> ValuationStep:
     """Value the accepted updates of one round and allocate ``budget`` among them."""
     n = len(updates)
-    matrix = np.stack([
-        np.concatenate([np.asarray(u[k], dtype=np.float64).ravel() for k in sorted(u)])
-        for u in updates
-    ])
+    matrix = np.stack(
+        [
+            np.concatenate([np.asarray(u[k], dtype=np.float64).ravel() for k in sorted(u)])
+            for u in updates
+        ]
+    )
     groups = duplicate_groups(matrix, config.duplicate_threshold)
     utility = CachedUtility(
-        ModelUtility(spec, prev_params, updates, num_samples, validation.X, validation.y,
-                     score=config.score)  # type: ignore[arg-type]
+        ModelUtility(
+            spec,
+            prev_params,
+            updates,
+            num_samples,
+            validation.X,
+            validation.y,
+            score=cast(Score, config.score),
+        )
     )
     n_units = n - sum(len(g) - 1 for g in groups)
     method = config.method_for(n_units)
@@ -87,11 +99,18 @@ def value_round(
     result = value(utility, method, seed, duplicate_groups=groups or None, **options)
     unit = payout_unit(budget)
     keys = [a.lower() for a in addresses]
-    alloc = allocation(result.values, budget // unit, order_keys=keys,
-                       clip_negative=config.clip_negative, duplicate_groups=groups or None)
+    alloc = allocation(
+        result.values,
+        budget // unit,
+        order_keys=keys,
+        clip_negative=config.clip_negative,
+        duplicate_groups=groups or None,
+    )
     payouts = [int(p) * unit for p in alloc.payouts]
-    utilities = {str(_mask(c)): float(v) for c, v in sorted(utility.cache.items(),
-                                                             key=lambda kv: _mask(kv[0]))}
+    utilities = {
+        str(_mask(c)): float(v)
+        for c, v in sorted(utility.cache.items(), key=lambda kv: _mask(kv[0]))
+    }
     record = {
         "method": result.method,
         "params": _jsonable(result.params),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import click
 
@@ -14,17 +15,34 @@ from marketplace.storage import open_store
 @click.command()
 @click.option("--task", "task_id", required=True, type=int, help="Task id to join.")
 @click.option("--key", required=True, help="Keystore (file, name or address).")
-@click.option("--data", "data_path", required=True, type=click.Path(exists=True),
-              help="Your training data: .npz (X, y) or .csv (label column 'label').")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="Your training data: .npz (X, y) or .csv (label column 'label').",
+)
 @click.option("--stake", default=None, help="Stake in tokens (default: the task's minimum).")
-@click.option("--behaviour", default="honest", show_default=True,
-              help="Simulated behaviour for experiments: honest, label_noise:0.3, free_rider, "
-                   "noise_free_rider, scaled:5, sign_flip, dropout:0.5.")
+@click.option(
+    "--behaviour",
+    default="honest",
+    show_default=True,
+    help="Simulated behaviour for experiments: honest, label_noise:0.3, free_rider, "
+    "noise_free_rider, scaled:5, sign_flip, dropout:0.5.",
+)
 @click.option("--rpc-url", default=None, help="JSON-RPC endpoint (default: the devnet's).")
 @click.option("--timeout", default=None, type=float, help="Give up after this many seconds.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def join(task_id: int, key: str, data_path: str, stake: str | None, behaviour: str,
-         rpc_url: str | None, timeout: float | None, quiet: bool) -> None:
+def join(
+    task_id: int,
+    key: str,
+    data_path: str,
+    stake: str | None,
+    behaviour: str,
+    rpc_url: str | None,
+    timeout: float | None,
+    quiet: bool,
+) -> None:
     """Stake, then train and submit every round until the task ends; claim the rewards."""
     from participant.behaviours import parse_behaviour
     from participant.data import load_csv, load_npz
@@ -40,11 +58,13 @@ def join(task_id: int, key: str, data_path: str, stake: str | None, behaviour: s
         progress=None if quiet else _epoch_printer(),
     )  # fmt: skip
     summary = node.run(timeout=timeout)
-    click.echo(f"done: committed {len(summary.committed)} rounds, revealed "
-               f"{len(summary.revealed)}, claimed {summary.claimed} token units")
+    click.echo(
+        f"done: committed {len(summary.committed)} rounds, revealed "
+        f"{len(summary.revealed)}, claimed {summary.claimed} token units"
+    )
 
 
-def _epoch_printer():  # type: ignore[no-untyped-def]
+def _epoch_printer() -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         click.echo(f"  training epoch {done}/{total}", err=True)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from eth_account.messages import encode_defunct
@@ -98,8 +97,15 @@ class ParticipantNode:
         from participant.training import initial_params
 
         few = min(len(self.data), 8)
-        train_local(self.spec.model, initial_params(self.spec.model, 0), self.data.X[:few],
-                    self.data.y[:few], epochs=1, lr=self.spec.training.lr, batch_size=few)
+        train_local(
+            self.spec.model,
+            initial_params(self.spec.model, 0),
+            self.data.X[:few],
+            self.data.y[:few],
+            epochs=1,
+            lr=self.spec.training.lr,
+            batch_size=few,
+        )
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -173,17 +179,29 @@ class ParticipantNode:
             sha256=digest,
             num_samples=num_samples,
             salt=salt,
-            commitment=commitment(self.task_id, round_, added.cid, digest, num_samples,
-                                  self.address, salt),
+            commitment=commitment(
+                self.task_id, round_, added.cid, digest, num_samples, self.address, salt
+            ),
         )
         self._prepared[round_] = submission
         return submission
 
-    def _train(self, global_params: dict[str, np.ndarray], ds: Dataset, seed: int) -> Any:
+    def _train(
+        self, global_params: Mapping[str, np.ndarray], ds: Dataset, seed: int
+    ) -> dict[str, np.ndarray]:
         t = self.spec.training
-        return train_local(self.spec.model, global_params, ds.X, ds.y, epochs=t.epochs, lr=t.lr,
-                           batch_size=t.batch_size, seed=seed, optimizer=t.optimizer,
-                           progress=self.progress)
+        return train_local(
+            self.spec.model,
+            global_params,
+            ds.X,
+            ds.y,
+            epochs=t.epochs,
+            lr=t.lr,
+            batch_size=t.batch_size,
+            seed=seed,
+            optimizer=t.optimizer,
+            progress=self.progress,
+        )
 
     def _commit(self, round_: int) -> None:
         submission = self.prepare(round_)
@@ -207,8 +225,13 @@ class ParticipantNode:
             self.log(f"round {round_}: cannot reproduce the committed update; not revealing")
             return
         try:
-            self.client.reveal(self.task_id, submission.cid, submission.sha256,
-                               submission.num_samples, submission.salt)
+            self.client.reveal(
+                self.task_id,
+                submission.cid,
+                submission.sha256,
+                submission.num_samples,
+                submission.salt,
+            )
         except ContractRevert as exc:
             self.log(f"round {round_}: reveal refused ({exc.error_name})")
             return

@@ -51,8 +51,9 @@ class Devnet:
 
     def client(self, index: int) -> MarketplaceClient:
         """A client acting as dev account ``index`` (1 requester, 2 aggregator, 3+ others)."""
-        return MarketplaceClient(self.w3, self.deployments.marketplace, self.deployments.token,
-                                 dev_account(index))
+        return MarketplaceClient(
+            self.w3, self.deployments.marketplace, self.deployments.token, dev_account(index)
+        )
 
     def store(self) -> ContentStore:
         return EmbeddedStore(self.settings.store_dir)
@@ -96,9 +97,17 @@ class Scenario:
         self.devnet.advance(self.windows.challenge + 1)
 
 
-def make_scenario(devnet: Devnet, n: int = 3, *, rounds: int = 2, round_budget: int = 100,
-                  participants_from: int = 3, seed: int = 1, model: ModelSpec = MODEL,
-                  method: str = "auto") -> Scenario:
+def make_scenario(
+    devnet: Devnet,
+    n: int = 3,
+    *,
+    rounds: int = 2,
+    round_budget: int = 100,
+    participants_from: int = 3,
+    seed: int = 1,
+    model: ModelSpec = MODEL,
+    method: str = "auto",
+) -> Scenario:
     """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes."""
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
     parts = dirichlet_partition(train.y, n, 1.0, seed=seed)
@@ -113,16 +122,38 @@ def make_scenario(devnet: Devnet, n: int = 3, *, rounds: int = 2, round_budget: 
     )
     windows = Windows(commit=30, reveal=30, settle=600, challenge=30)
     requester = devnet.client(1)
-    created = create_task(requester, devnet.store(), spec, aggregator=devnet.client(2).address,
-                          rounds=rounds, round_budget=round_budget * TOKEN, min_stake=TOKEN,
-                          windows=windows, settle_bond=TOKEN, slash_bps=5000)
-    return Scenario(devnet, created, spec, validation, shards,
-                    list(range(participants_from, participants_from + n)), windows)
+    created = create_task(
+        requester,
+        devnet.store(),
+        spec,
+        aggregator=devnet.client(2).address,
+        rounds=rounds,
+        round_budget=round_budget * TOKEN,
+        min_stake=TOKEN,
+        windows=windows,
+        settle_bond=TOKEN,
+        slash_bps=5000,
+    )
+    return Scenario(
+        devnet,
+        created,
+        spec,
+        validation,
+        shards,
+        list(range(participants_from, participants_from + n)),
+        windows,
+    )
 
 
-def raw_submit(client: MarketplaceClient, store: ContentStore, task_id: int, round_: int,
-               update: Mapping[str, np.ndarray] | bytes, num_samples: int = 100,
-               salt: bytes | None = None) -> dict[str, Any]:
+def raw_submit(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    round_: int,
+    update: Mapping[str, np.ndarray] | bytes,
+    num_samples: int = 100,
+    salt: bytes | None = None,
+) -> dict[str, Any]:
     """Upload an arbitrary update (or raw bytes) and commit to it; returns what reveal needs."""
     blob = update if isinstance(update, bytes) else encode_weights(update)
     added = store.add(blob)
@@ -130,8 +161,13 @@ def raw_submit(client: MarketplaceClient, store: ContentStore, task_id: int, rou
     digest = bytes.fromhex(added.sha256)
     c = commitment(task_id, round_, added.cid, digest, num_samples, client.address, salt)
     client.commit(task_id, c)
-    return {"cid": added.cid, "sha256": digest, "num_samples": num_samples, "salt": salt,
-            "commitment": c}
+    return {
+        "cid": added.cid,
+        "sha256": digest,
+        "num_samples": num_samples,
+        "salt": salt,
+        "commitment": c,
+    }
 
 
 def raw_reveal(client: MarketplaceClient, task_id: int, sub: Mapping[str, Any]) -> None:

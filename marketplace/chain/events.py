@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
@@ -40,7 +41,7 @@ class EventReader:
         self._by_topic: dict[bytes, dict[str, Any]] = {}
         for item in abi:
             if item.get("type") == "event":
-                self._by_topic[bytes(event_abi_to_log_topic(item))] = item
+                self._by_topic[bytes(event_abi_to_log_topic(cast(ABIEvent, item)))] = item
 
     def fetch(
         self, from_block: int, to_block: int | None = None, *, task_id: int | None = None

@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.types import TxParams
 
 from marketplace.chain.reverts import RevertDecoder, revert_data_from_exception
 from marketplace.errors import ChainError, ContractRevert
@@ -78,13 +79,23 @@ class Transactor:
         """Estimate, sign, send and await ``call``; raise ContractRevert on any revert."""
         label = name or call.fn_name
         with self._lock:
-            base: dict[str, Any] = {"from": self.address, "chainId": self.chain_id}
+            base = cast(TxParams, {"from": self.address, "chainId": self.chain_id})
             try:
                 gas = call.estimate_gas(base)
             except (ContractLogicError, ValueError) as exc:
                 raise self._revert(exc, label) from None
-            tx = call.build_transaction(
-                {**base, "gas": int(gas * 1.25) + 10_000, "nonce": self._nonce(), **self._fees()}
+            tx = dict(
+                call.build_transaction(
+                    cast(
+                        TxParams,
+                        {
+                            **base,
+                            "gas": int(gas * 1.25) + 10_000,
+                            "nonce": self._nonce(),
+                            **self._fees(),
+                        },
+                    )
+                )
             )
             receipt = self._send(tx, label)
         self.gas_log.record(label, receipt.gas_used)
@@ -95,7 +106,7 @@ class Transactor:
         factory: type[Contract] = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         constructor = factory.constructor(*args)
         with self._lock:
-            base: dict[str, Any] = {"from": self.address, "chainId": self.chain_id}
+            base = cast(TxParams, {"from": self.address, "chainId": self.chain_id})
             try:
                 gas = constructor.estimate_gas(base)
             except (ContractLogicError, ValueError) as exc:

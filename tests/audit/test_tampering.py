@@ -40,11 +40,18 @@ def tamper_payout(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
     report = outcome.report
     first, second = sorted(report.round_payouts)[:2]
     shift = report.round_payouts[first] // 2
-    payouts = {**report.round_payouts, first: report.round_payouts[first] - shift,
-               second: report.round_payouts[second] + shift}
+    payouts = {
+        **report.round_payouts,
+        first: report.round_payouts[first] - shift,
+        second: report.round_payouts[second] + shift,
+    }
     tree = PayoutTree(payouts)  # a consistent, re-rooted report: only recomputation can tell
-    forged = replace(report, round_payouts=payouts, cumulative_payouts=payouts,
-                     payout_root="0x" + tree.root.hex())
+    forged = replace(
+        report,
+        round_payouts=payouts,
+        cumulative_payouts=payouts,
+        payout_root="0x" + tree.root.hex(),
+    )
     return replace(republish(outcome, store, forged), payout_root=tree.root)
 
 
@@ -86,12 +93,15 @@ class TamperingCoordinator(Coordinator):
 def run_round(devnet: Devnet, tamper: Tamper | None) -> tuple[Scenario, RoundOutcome]:
     s = make_scenario(devnet, n=3, rounds=1, seed=3)
     store = devnet.store()
-    nodes = [ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(),
-                             log=lambda _m: None) for i in range(3)]
+    nodes = [
+        ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(), log=lambda _m: None)
+        for i in range(3)
+    ]
     for node in nodes:
         node.ensure_joined()
-    coord = TamperingCoordinator(devnet.client(2), store, s.task_id, s.validation,
-                                 log=lambda _m: None, tamper=tamper)
+    coord = TamperingCoordinator(
+        devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None, tamper=tamper
+    )
     coord.step()
     for node in nodes:
         node.step()
@@ -128,8 +138,7 @@ def test_untouched_round_audits_ok(devnet: Devnet) -> None:
     ],
     ids=["valuation-value", "payout-amount", "merkle-leaf", "global-model-cid"],
 )
-def test_tampered_settlement_is_caught(devnet: Devnet, tamper: Tamper,
-                                       expected_field: str) -> None:
+def test_tampered_settlement_is_caught(devnet: Devnet, tamper: Tamper, expected_field: str) -> None:
     s, _ = run_round(devnet, tamper)
     result = audit(s)
     assert not result.ok

@@ -25,17 +25,29 @@ PASSWORD = "test-password"
 
 
 def fedmarket(devnet: Devnet, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FEDMARKET_HOME": str(devnet.settings.home),
-           "FEDMARKET_KEY_PASSWORD": PASSWORD}
-    return subprocess.run([sys.executable, "-m", "marketplace.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "FEDMARKET_HOME": str(devnet.settings.home),
+        "FEDMARKET_KEY_PASSWORD": PASSWORD,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def keystore(devnet: Devnet, name: str, index: int) -> str:
     path = devnet.settings.keystore_dir / f"{name}.json"
     if not path.exists():
-        create_account(devnet.settings.keystore_dir, PASSWORD,
-                       private_key=bytes(dev_account(index).key), name=name)
+        create_account(
+            devnet.settings.keystore_dir,
+            PASSWORD,
+            private_key=bytes(dev_account(index).key),
+            name=name,
+        )
     return name
 
 
@@ -62,15 +74,19 @@ class OverpayingCoordinator(Coordinator):
 
 
 def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
-        devnet: Devnet, tmp_path: Path) -> None:
+    devnet: Devnet, tmp_path: Path
+) -> None:
     s = make_scenario(devnet, n=2, rounds=2, seed=5)
     store = devnet.store()
-    nodes = [ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(),
-                             log=lambda _m: None) for i in range(2)]
+    nodes = [
+        ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(), log=lambda _m: None)
+        for i in range(2)
+    ]
     for node in nodes:
         node.ensure_joined()
-    coord = OverpayingCoordinator(devnet.client(2), store, s.task_id, s.validation,
-                                  log=lambda _m: None)
+    coord = OverpayingCoordinator(
+        devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None
+    )
     coord.step()
     for node in nodes:
         node.step()
@@ -87,21 +103,42 @@ def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
     assert audit.returncode == 1
     assert "MISMATCH round 1: payout_root" in audit.stdout
 
-    done = fedmarket(devnet, "challenge", "--task", str(s.task_id), "--round", "1",
-                     "--key", challenger, "--validation", str(validation))
+    done = fedmarket(
+        devnet,
+        "challenge",
+        "--task",
+        str(s.task_id),
+        "--round",
+        "1",
+        "--key",
+        challenger,
+        "--validation",
+        str(validation),
+    )
     assert done.returncode == 0, done.stderr
     assert "evidence" in done.stdout
     client = devnet.client(1)
     assert client.round(s.task_id, 1).round_status == RoundStatus.CHALLENGED
 
-    again = fedmarket(devnet, "challenge", "--task", str(s.task_id), "--round", "1",
-                      "--key", challenger, "--validation", str(validation))
+    again = fedmarket(
+        devnet,
+        "challenge",
+        "--task",
+        str(s.task_id),
+        "--round",
+        "1",
+        "--key",
+        challenger,
+        "--validation",
+        str(validation),
+    )
     assert again.returncode == 1
     assert again.stderr.startswith("error: challenge: reverted with Marketplace")
     assert "Traceback" not in again.stderr
 
-    resolved = fedmarket(devnet, "resolve", "--task", str(s.task_id), "--round", "1",
-                         "--upheld", "--key", requester)
+    resolved = fedmarket(
+        devnet, "resolve", "--task", str(s.task_id), "--round", "1", "--upheld", "--key", requester
+    )
     assert resolved.returncode == 0, resolved.stderr
     assert client.round(s.task_id, 1).round_status == RoundStatus.VOIDED
     assert client.credits(dev_account(9).address) == 2 * TOKEN  # both bonds
@@ -112,8 +149,9 @@ def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
 def test_challenge_refuses_when_the_audit_finds_nothing(devnet: Devnet, tmp_path: Path) -> None:
     s = make_scenario(devnet, n=1, rounds=1, seed=6)
     store = devnet.store()
-    node = ParticipantNode(s.client(0), store, s.task_id, s.shards[0], Honest(),
-                           log=lambda _m: None)
+    node = ParticipantNode(
+        s.client(0), store, s.task_id, s.shards[0], Honest(), log=lambda _m: None
+    )
     node.ensure_joined()
     coord = Coordinator(devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None)
     coord.step()
@@ -123,9 +161,18 @@ def test_challenge_refuses_when_the_audit_finds_nothing(devnet: Devnet, tmp_path
     s.to_reveal_end()
     coord.step()
     validation = save_npz(s.validation, tmp_path / "validation.npz")
-    refused = fedmarket(devnet, "challenge", "--task", str(s.task_id), "--round", "1",
-                        "--key", keystore(devnet, "challenger", 9),
-                        "--validation", str(validation))
+    refused = fedmarket(
+        devnet,
+        "challenge",
+        "--task",
+        str(s.task_id),
+        "--round",
+        "1",
+        "--key",
+        keystore(devnet, "challenger", 9),
+        "--validation",
+        str(validation),
+    )
     assert refused.returncode == 1
     assert "finds nothing wrong" in refused.stderr
     assert devnet.client(1).round(s.task_id, 1).round_status == RoundStatus.SETTLED

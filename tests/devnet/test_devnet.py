@@ -44,8 +44,9 @@ def test_kill_9_then_up_restores_addresses_balances_and_tasks(home: Settings) ->
     port = free_port()
     first = manager.up(home, port=port)
     assert first.deployed and first.started and not first.restored
-    client = MarketplaceClient(connect(first.node.rpc_url), first.deployments.marketplace,
-                               account=dev_account(5))
+    client = MarketplaceClient(
+        connect(first.node.rpc_url), first.deployments.marketplace, account=dev_account(5)
+    )
     client.token.functions  # noqa: B018 (the token contract is reachable)
     receiver = dev_account(6).address
     client.tx.transact(client.token.functions.transfer(receiver, 12345))
@@ -89,8 +90,9 @@ def test_port_taken_says_what_to_do(home: Settings) -> None:
     assert "--port" in excinfo.value.user_message()
 
 
-def test_missing_node_modules_says_run_make_setup(home: Settings, monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_missing_node_modules_says_run_make_setup(
+    home: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import devnet.tools as tools
 
     monkeypatch.setattr(tools, "NODE_MODULES", tmp_path / "nowhere")
@@ -124,8 +126,13 @@ def test_cli_status_json_and_one_line_errors(home: Settings) -> None:
     assert down.stderr.strip().startswith("error: no devnet is running")
     assert "Traceback" not in down.stderr
     port = free_port()
-    up = subprocess.run([*cli, "devnet", "up", "--port", str(port), "--json"], env=env,
-                        capture_output=True, text=True, timeout=120)
+    up = subprocess.run(
+        [*cli, "devnet", "up", "--port", str(port), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert up.returncode == 0, up.stderr
     status = json.loads(up.stdout)
     assert status["rpc_url"] == f"http://127.0.0.1:{port}"
@@ -145,8 +152,15 @@ def test_ganache_engine_smoke_flow(home: Settings) -> None:
     requester = MarketplaceClient(w3, result.deployments.marketplace, account=dev_account(1))
     assert requester.task_count() == 0
     spec = TaskSpec("smoke", ModelSpec("logreg", (64,), 10), "00" * 32, 10)
-    created = create_task(requester, MemoryStore(), spec, aggregator=dev_account(2).address,
-                          rounds=1, round_budget=10**18, min_stake=10**18)
+    created = create_task(
+        requester,
+        MemoryStore(),
+        spec,
+        aggregator=dev_account(2).address,
+        rounds=1,
+        round_budget=10**18,
+        min_stake=10**18,
+    )
     participant = requester.with_account(dev_account(3))
     participant.join(created.task_id, 10**18)
     assert participant.participant(created.task_id, participant.address)["joined"]

@@ -22,12 +22,21 @@ def test_demo_trains_pays_claims_and_audits(devnet: Devnet) -> None:
     env = {**os.environ, "FEDMARKET_HOME": str(devnet.settings.home)}
     run = subprocess.run(
         [sys.executable, "-m", "marketplace.cli", "demo", "--json", "--rounds", str(ROUNDS)],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
-    assert set(result) == {"task_id", "rpc_url", "rounds", "participants", "budget_spent",
-                           "audit_ok"}
+    assert set(result) == {
+        "task_id",
+        "rpc_url",
+        "rounds",
+        "participants",
+        "budget_spent",
+        "audit_ok",
+    }
     assert result["rpc_url"] == devnet.deployments.rpc_url  # it used the running devnet
 
     accuracies = [r["accuracy"] for r in result["rounds"]]

@@ -18,8 +18,7 @@ CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 33])
-def test_random_trees_are_claimable_and_tampered_proofs_are_not(devnet: Devnet,
-                                                                size: int) -> None:
+def test_random_trees_are_claimable_and_tampered_proofs_are_not(devnet: Devnet, size: int) -> None:
     rng = random.Random(size)
     requester, aggregator = devnet.client(1), devnet.client(2)
     claimants = [dev_account(i) for i in (3, 4, 5)][: min(size, 3)]

@@ -26,16 +26,18 @@ pytestmark = pytest.mark.anvil
 def nodes_for(s: Scenario, behaviours: list) -> list[ParticipantNode]:  # type: ignore[type-arg]
     nodes = []
     for i, behaviour in enumerate(behaviours):
-        node = ParticipantNode(s.client(i), s.devnet.store(), s.task_id, s.shards[i], behaviour,
-                               log=lambda _m: None)
+        node = ParticipantNode(
+            s.client(i), s.devnet.store(), s.task_id, s.shards[i], behaviour, log=lambda _m: None
+        )
         node.ensure_joined()
         nodes.append(node)
     return nodes
 
 
 def coordinator_for(s: Scenario) -> Coordinator:
-    return Coordinator(s.devnet.client(2), s.devnet.store(), s.task_id, s.validation,
-                       log=lambda _m: None)
+    return Coordinator(
+        s.devnet.client(2), s.devnet.store(), s.task_id, s.validation, log=lambda _m: None
+    )
 
 
 def play_round(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> int:
@@ -62,8 +64,11 @@ def finish(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> Non
 
 def report_of(s: Scenario, round_: int) -> RoundReport:
     client = s.devnet.client(1)
-    settled = [e for e in client.task_events(s.task_id)
-               if e.name == "RoundSettled" and e.args["round"] == round_]
+    settled = [
+        e
+        for e in client.task_events(s.task_id)
+        if e.name == "RoundSettled" and e.args["round"] == round_
+    ]
     assert len(settled) == 1, f"round {round_} settled {len(settled)} times"
     return RoundReport.from_json(s.devnet.store().cat_bytes(settled[0].args["report_cid"]))
 
@@ -251,7 +256,8 @@ def test_initial_params_are_what_the_task_published(devnet: Devnet) -> None:
 
 
 def test_restarted_participant_reveals_its_commitment_without_committing_twice(
-        devnet: Devnet) -> None:
+    devnet: Devnet,
+) -> None:
     s = make_scenario(devnet, n=2, rounds=1, seed=4)
     nodes = nodes_for(s, [Honest(), Honest()])
     coord = coordinator_for(s)
@@ -260,8 +266,9 @@ def test_restarted_participant_reveals_its_commitment_without_committing_twice(
         node.step()
     committed = devnet.client(1).commitment_of(s.task_id, 1, s.address(0))[0]
     # node 0 is killed after committing; a fresh process (new object, no memory) takes over
-    reborn = ParticipantNode(s.client(0), devnet.store(), s.task_id, s.shards[0], Honest(),
-                             log=lambda _m: None)
+    reborn = ParticipantNode(
+        s.client(0), devnet.store(), s.task_id, s.shards[0], Honest(), log=lambda _m: None
+    )
     reborn.ensure_joined()  # already joined: no second join
     reborn.step()  # still in the commit window: must not commit again
     assert reborn.summary.committed == []
@@ -271,8 +278,10 @@ def test_restarted_participant_reveals_its_commitment_without_committing_twice(
     assert reborn.summary.revealed == [1]
     assert devnet.client(1).commitment_of(s.task_id, 1, s.address(0)) == (committed, True)
     events = devnet.client(1).task_events(s.task_id)
-    assert sum(1 for e in events if e.name == "Committed" and e.args["participant"] ==
-               s.address(0)) == 1
+    assert (
+        sum(1 for e in events if e.name == "Committed" and e.args["participant"] == s.address(0))
+        == 1
+    )
 
 
 def test_late_node_skips_the_round_instead_of_failing(devnet: Devnet) -> None:
