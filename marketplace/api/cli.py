@@ -37,8 +37,14 @@ def parse_validation(values: tuple[str, ...]) -> dict[int, Path]:
     metavar="TASK=FILE",
     help="Validation set (.npz) for auditing TASK before it is published on-chain.",
 )
+@click.option("--rebuild", is_flag=True, help="Drop the index and re-sync it from the chain first.")
 def serve(
-    host: str, port: int, rpc_url: str | None, marketplace: str | None, validations: tuple[str, ...]
+    host: str,
+    port: int,
+    rpc_url: str | None,
+    marketplace: str | None,
+    validations: tuple[str, ...],
+    rebuild: bool,
 ) -> None:
     """Serve the ledger API (/api, /docs) and the dashboard (/), indexing the chain as it goes."""
     import uvicorn
@@ -50,6 +56,8 @@ def serve(
     # connects first: a ChainError here becomes a one-line message, before uvicorn starts
     service = build_service(settings, rpc_url=rpc_url, marketplace=marketplace,
                             validations=parse_validation(validations))  # fmt: skip
+    if rebuild:
+        service.syncer.indexer.rebuild()
     app = create_app(service)
     status = service.index.status()
     click.echo(f"indexed up to block {status.indexed_block} ({status.events} events, "
