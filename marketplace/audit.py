@@ -17,6 +17,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from marketplace.chain.client import MarketplaceClient
 from marketplace.errors import ConfigError, FedmarketError
 from marketplace.ledger import Ledger, RoundLedger
@@ -25,6 +27,8 @@ from marketplace.round_compute import RoundOutcome, Validation, compute_round, i
 from marketplace.round_report import RoundReport
 from marketplace.storage import ContentStore
 from marketplace.task_spec import TaskSpec
+from valuation.errors import ValuationError
+from valuation.report import InputDigests, Status, ValuationReport, recompute
 
 DEFAULT_TOLERANCE = 1e-9
 
@@ -124,7 +128,7 @@ def audit_task(
         )
         if outcome is None:
             continue
-        _compare_round(store, rl, outcome, ra, tolerance)
+        _compare_round(store, rl, outcome, ra, tolerance, validation)
         ra.accuracy = outcome.accuracy
         if rl.voided:
             ra.status = "voided" if not ra.mismatches else ra.status
@@ -235,7 +239,12 @@ def _recompute(
 
 
 def _compare_round(
-    store: ContentStore, rl: RoundLedger, outcome: RoundOutcome, ra: RoundAudit, tolerance: float
+    store: ContentStore,
+    rl: RoundLedger,
+    outcome: RoundOutcome,
+    ra: RoundAudit,
+    tolerance: float,
+    validation: Validation,
 ) -> None:
     settled = rl.settlement or {}
     r = rl.round
@@ -270,6 +279,7 @@ def _compare_round(
         ra.status = "unavailable"
         return
     _compare_reports(r, outcome.report, published, ra, tolerance)
+    _check_valuation(r, outcome, published, ra, validation)
     tree_root = "0x" + PayoutTree(published.cumulative_payouts).root.hex()
     if tree_root != str(settled.get("payout_root", "")).lower():
         ra.mismatches.append(
@@ -338,36 +348,70 @@ def _compare_reports(
                 "number of submissions differs",
             )
         )
-    ev, fv = expected.valuation or {}, found.valuation or {}
-    for name in ("method", "players", "num_samples", "duplicate_groups", "payouts", "seed"):
-        if ev.get(name) != fv.get(name):
+    if expected.accuracy is not None and found.accuracy is not None:
+        _compare_floats(r, "report.accuracy", [expected.accuracy], [found.accuracy], ra, tol)
+
+
+def _check_valuation(
+    r: int, outcome: RoundOutcome, published: RoundReport, ra: RoundAudit, validation: Validation
+) -> None:
+    """Redo the published valuation from its own inputs with `valuation.report.recompute`.
+
+    The recomputation uses the updates this audit fetched and verified itself, so a report
+    that names other inputs, other utilities, other values or other payouts than its inputs
+    give is a mismatch; float noise within the valuation package's tolerances is noise.
+    """
+    if published.valuation is None:
+        if outcome.report.valuation is not None:
             ra.mismatches.append(
                 Finding(
                     r,
-                    f"report.valuation.{name}",
-                    ev.get(name),
-                    fv.get(name),
-                    "differs from recomputation",
+                    "report.valuation",
+                    "a valuation",
+                    None,
+                    "the round had accepted updates but no valuation",
                 )
             )
-    _compare_floats(
-        r, "report.valuation.values", ev.get("values", []), fv.get("values", []), ra, tol
-    )
-    eu, fu = ev.get("utilities", {}), fv.get("utilities", {})
-    if set(eu) != set(fu):
+        return
+    try:
+        report = ValuationReport.from_dict(published.valuation)
+    except (ValuationError, KeyError, TypeError, ValueError) as exc:
+        ra.mismatches.append(
+            Finding(r, "report.valuation", "a valid valuation report", None, f"unreadable: {exc}")
+        )
+        return
+    missing = [p for p in report.participants if p not in outcome.accepted_updates]
+    if missing:
         ra.mismatches.append(
             Finding(
                 r,
-                "report.valuation.utilities",
-                sorted(eu)[:8],
-                sorted(fu)[:8],
-                "different coalitions were evaluated",
+                "report.valuation.participants",
+                sorted(outcome.accepted_updates),
+                list(report.participants),
+                "values players whose updates are not valid",
             )
         )
-    for mask in sorted(set(eu) & set(fu), key=int):
-        _compare_floats(r, f"report.valuation.utilities[{mask}]", [eu[mask]], [fu[mask]], ra, tol)
-    if expected.accuracy is not None and found.accuracy is not None:
-        _compare_floats(r, "report.accuracy", [expected.accuracy], [found.accuracy], ra, tol)
+        return
+    expected = outcome.report.valuation or {}
+    digests = InputDigests.from_dict(expected["digests"]) if expected else None
+    checked = recompute(
+        report,
+        [outcome.accepted_updates[p] for p in report.participants],
+        outcome.prev_params,
+        (np.asarray(validation.X), np.asarray(validation.y)),
+        digests=digests,
+    )
+    for check in checked.checks:
+        if check.status is Status.OK:
+            continue
+        finding = Finding(
+            r,
+            f"report.valuation.{check.field}",
+            check.found,
+            check.expected,
+            check.detail or f"max |diff| {check.max_abs_diff:.3g}",
+        )
+        (ra.mismatches if check.status is Status.MISMATCH else ra.noise).append(finding)
 
 
 def _compare_floats(

@@ -117,13 +117,7 @@ def write_ledger_csv(result: AuditResult, store: ContentStore, path: Path) -> No
             report = RoundReport.from_json(store.cat_bytes(e.args["report_cid"]))
         except Exception as exc:  # an unavailable report is an audit finding already
             raise ConfigError(f"cannot export round {e.args['round']}: {exc}") from exc
-        values = dict(
-            zip(
-                (report.valuation or {}).get("players", []),
-                (report.valuation or {}).get("values", []),
-                strict=True,
-            )
-        )
+        values = report.contributions()
         for sub in report.submissions:
             rows.append(
                 {

@@ -201,15 +201,13 @@ def _run(
     rounds = []
     for r in sorted(outcomes):
         rep = outcomes[r].report
-        players = (rep.valuation or {}).get("players", [])
-        values = (rep.valuation or {}).get("values", [])
         rounds.append(
             {
                 "round": r,
                 "accuracy": rep.accuracy,
-                "contributions": dict(zip(players, values, strict=True)),
+                "contributions": rep.contributions(),
                 "payouts": rep.round_payouts,
-                "fairness": (rep.valuation or {}).get("fairness", {}),
+                "fairness": rep.fairness,
             }
         )
     participants = [

@@ -11,7 +11,7 @@ on the same public artifacts reproduces the same CIDs and amounts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +34,7 @@ from marketplace.update_checks import CandidateUpdate, screen_updates
 from marketplace.valuation_step import value_round
 from marketplace.weights import decode_weights, encode_weights, sha256_hex
 from valuation.architecture import ModelSpec, forward, parameter_shapes
+from valuation.report import InputDigests
 
 
 class Validation(Protocol):
@@ -94,6 +95,10 @@ class RoundOutcome:
     payout_root: bytes
     total_paid: int
     accuracy: float | None
+    prev_params: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    accepted_updates: dict[str, dict[str, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 def derive_seed(task_id: int, round_: int, block_hash: bytes) -> int:
@@ -259,7 +264,9 @@ def compute_round(
 
     valuation_record: dict[str, Any] | None = None
     round_payouts: dict[str, int] = {}
+    unit = 1
     if updates:
+        sha_of = {r.participant: r.sha256.lower() for r in inputs.reveals}
         step = value_round(
             spec=spec.model,
             prev_params=prev_params,
@@ -270,15 +277,15 @@ def compute_round(
             config=spec.valuation,
             seed=inputs.seed,
             budget=inputs.round_budget,
-            input_digests={
-                "prev_model_sha256": sha256_hex(prev_blob),
-                "update_sha256": [
-                    r.sha256 for r in inputs.reveals if r.participant in set(addresses)
-                ],
-                "validation_sha256": spec.validation_sha256,
-            },
+            digests=InputDigests(
+                prev_model=sha256_hex(prev_blob),
+                updates=tuple(sha_of[a] for a in addresses),
+                validation=spec.validation_sha256.lower(),
+            ),
+            rejected=[(p, reason) for p, (reason, _) in sorted(rejected_by.items())],
         )
         valuation_record = step.record
+        unit = step.payout_unit
         round_payouts = {a: int(p) for a, p in zip(addresses, step.payouts, strict=True) if p > 0}
     total_paid = sum(round_payouts.values())
     cumulative = add_payouts(inputs.previous_cumulative, round_payouts)
@@ -305,7 +312,11 @@ def compute_round(
         payout_root="0x" + tree.root.hex(),
         total_paid=total_paid,
         accuracy=round(float(accuracy), 12),
-        metrics={"validation_loss": round(float(loss), 12), "aggregation": aggregation},
+        metrics={
+            "validation_loss": round(float(loss), 12),
+            "aggregation": aggregation,
+            "payout_unit": str(unit),
+        },
     )
     report_blob = report.to_json()
     report_cid = store.add(report_blob).cid if publish else store_cid(store, report_blob)
@@ -316,6 +327,8 @@ def compute_round(
         payout_root=tree.root,
         total_paid=total_paid,
         accuracy=report.accuracy,
+        prev_params=prev_params,
+        accepted_updates=dict(zip(addresses, updates, strict=True)),
     )
 
 

@@ -61,6 +61,18 @@ class RoundReport:
     def accepted(self) -> list[SubmissionRecord]:
         return [s for s in self.submissions if s.status == "accepted"]
 
+    def contributions(self) -> dict[str, float]:
+        """Each valued participant's contribution (Shapley value) in this round."""
+        if not self.valuation:
+            return {}
+        values = self.valuation["result"]["values"]
+        return dict(zip(self.valuation["participants"], map(float, values), strict=True))
+
+    @property
+    def fairness(self) -> dict[str, float]:
+        """Jain's index, Gini and contribution-reward correlation of this round's payouts."""
+        return dict((self.valuation or {}).get("fairness", {}))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         # JSON numbers lose precision past 2^53: token amounts travel as decimal strings.

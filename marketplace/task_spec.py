@@ -38,7 +38,6 @@ class ValuationConfig:
     method: str = "auto"  # exact up to exact_max_players, GTG-Shapley above
     exact_max_players: int = 10
     score: str = "accuracy"
-    gtg_max_permutations: int = 200
     duplicate_threshold: float = 0.999
     clip_negative: bool = True
 

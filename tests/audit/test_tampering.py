@@ -30,9 +30,11 @@ def republish(outcome: RoundOutcome, store: ContentStore, report: RoundReport) -
 
 def tamper_value(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
     valuation = dict(outcome.report.valuation or {})
-    values = list(valuation["values"])
+    result = dict(valuation["result"])
+    values = list(result["values"])
     values[0] += 0.25
-    valuation["values"] = values
+    result["values"] = values
+    valuation["result"] = result
     return republish(outcome, store, replace(outcome.report, valuation=valuation))
 
 
@@ -131,7 +133,7 @@ def test_untouched_round_audits_ok(devnet: Devnet) -> None:
 @pytest.mark.parametrize(
     ("tamper", "expected_field"),
     [
-        (tamper_value, "report.valuation.values[0]"),
+        (tamper_value, "report.valuation.values"),
         (tamper_payout, "payout_root"),
         (tamper_merkle_leaf, "payout_root"),
         (tamper_global_cid, "new_global_cid"),
