@@ -11,13 +11,15 @@ content store, keyed by the report's CID (content-addressed, so a cached row nev
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from typing import Any
 
+from marketplace.chain.contracts import abi
 from marketplace.chain.events import ChainEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Tables rebuilt from the chain; ``rebuild()`` drops exactly these.
 CHAIN_TABLES = (
@@ -204,10 +206,28 @@ def drop_all_tables(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+@functools.cache
+def task_topic_events() -> frozenset[str]:
+    """Events whose first indexed argument is the task id: a task's own events.
+
+    ``MarketplaceClient.task_events`` selects a task's events by that topic at the node, so the
+    index's ``events.task_id`` follows the same rule (``CreditAdded`` names a task too, but an
+    account first: it belongs to the account's credit, not to the task's ledger).
+    """
+    names = set()
+    for item in abi("Marketplace"):
+        if item.get("type") != "event":
+            continue
+        indexed = [i["name"] for i in item["inputs"] if i.get("indexed")]
+        if indexed[:1] == ["taskId"]:
+            names.add(str(item["name"]))
+    return frozenset(names)
+
+
 def apply_event(conn: sqlite3.Connection, event: ChainEvent) -> bool:
     """Store ``event`` and project it into the typed tables; False when it was already there."""
     a = event.args
-    task_id = a.get("task_id")
+    task_id = a.get("task_id") if event.name in task_topic_events() else None
     cur = conn.execute(
         "INSERT OR IGNORE INTO events (block_number, log_index, tx_hash, name, task_id, args) "
         "VALUES (?, ?, ?, ?, ?, ?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ledger_demo import LedgerDemo
 
@@ -12,6 +13,7 @@ from devnet.accounts import dev_account
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
 from marketplace.demo import AGGREGATOR, REQUESTER, DemoConfig
+from marketplace.ledger import Ledger
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
@@ -203,3 +205,14 @@ def test_dashboard_and_its_assets_are_served_locally(api: TestClient) -> None:
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
     for asset in ("/static/app.js", "/static/charts.js", "/static/style.css"):
         assert api.get(asset).status_code == 200
+
+
+def test_indexed_events_fold_into_the_same_ledger_as_the_chain(
+    demo_app: FastAPI, ledger_demo: LedgerDemo, chain: MarketplaceClient
+) -> None:
+    index = demo_app.state.service.index
+
+    from_index = Ledger.from_events(ledger_demo.task_id, index.task_events(ledger_demo.task_id))
+    from_chain = Ledger.from_events(ledger_demo.task_id, chain.task_events(ledger_demo.task_id))
+
+    assert from_index == from_chain and from_index.events > 0
