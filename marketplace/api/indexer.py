@@ -193,15 +193,15 @@ class Indexer:
     def sync(self, *, to_block: int | None = None, max_chunks: int | None = None) -> SyncReport:
         """Index from the cursor to the head (or ``to_block``); rebuild first on a reorg.
 
-        ``max_chunks`` bounds the work of one call (the serving loop keeps requests responsive).
+        ``max_chunks`` bounds the work of one call (the serving loop uses it so a long catch-up
+        is spread over several iterations, each reporting progress).
         """
         with self._lock:
-            head = self.source.head()
-            if to_block is not None:
-                head = min(head, to_block)
+            chain_head = self.source.head()
+            head = chain_head if to_block is None else min(chain_head, to_block)
             rebuilt = False
             cursor = self.cursor()
-            if cursor is not None and not self._still_canonical(cursor, head):
+            if cursor is not None and not self._still_canonical(cursor, chain_head):
                 self._drop()
                 cursor = None
                 rebuilt = True

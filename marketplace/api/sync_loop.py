@@ -15,14 +15,23 @@ import time
 from marketplace.api.indexer import Indexer, SyncReport
 
 DEFAULT_INTERVAL_S = 1.0
+#: Chunks per sync call: a long catch-up proceeds in steps, each visible in /api/health.
+MAX_CHUNKS_PER_SYNC = 50
 
 
 class SyncLoop:
     """Runs ``indexer.sync()`` periodically and remembers how the last run went."""
 
-    def __init__(self, indexer: Indexer, *, interval: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        indexer: Indexer,
+        *,
+        interval: float = DEFAULT_INTERVAL_S,
+        max_chunks: int | None = MAX_CHUNKS_PER_SYNC,
+    ) -> None:
         self.indexer = indexer
         self.interval = interval
+        self.max_chunks = max_chunks
         self.last_report: SyncReport | None = None
         self.last_sync: float | None = None  # monotonic time of the last successful sync
         self.last_error: str | None = None
@@ -40,7 +49,7 @@ class SyncLoop:
         with self._lock:
             self._attempted = time.monotonic()
             try:
-                report = self.indexer.sync()
+                report = self.indexer.sync(max_chunks=self.max_chunks)
             except Exception as exc:  # the RPC endpoint vanished, a reorg mid-chunk, ...
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 return None

@@ -326,3 +326,14 @@ def test_an_index_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
 
     assert indexer.cursor() is None
     assert indexer.sync().events == 11
+
+
+def test_syncing_to_an_earlier_block_than_indexed_is_no_reorg(tmp_path: Path) -> None:
+    chain = one_round_chain(MemoryStore())
+    indexer = Indexer(chain, tmp_path / "i.sqlite3")
+    indexer.sync()
+    before = dump(indexer.path)
+
+    report = indexer.sync(to_block=3)
+
+    assert not report.rebuilt and report.chunks == 0 and dump(indexer.path) == before
