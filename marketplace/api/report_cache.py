@@ -36,10 +36,20 @@ def finite_or_none(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def contributions(report: RoundReport) -> dict[str, float]:
+    """Participant -> contribution value; reads the current report layout and the first one
+    (``players``/``values`` at the top of the valuation record), so older chains stay legible."""
+    valuation = report.valuation or {}
+    if "participants" in valuation:
+        return report.contributions()
+    return dict(zip(valuation.get("players", []), valuation.get("values", []), strict=False))
+
+
 def report_rows(cid: str, report: RoundReport) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """The ``reports`` row and the ``contributions`` rows of one parsed report."""
     valuation = report.valuation or {}
-    fairness = valuation.get("fairness") or {}
+    fairness = report.fairness
+    method = (valuation.get("config") or {}).get("method", valuation.get("method"))
     report_row = (
         cid,
         report.task_id,
@@ -49,10 +59,10 @@ def report_rows(cid: str, report: RoundReport) -> tuple[tuple[Any, ...], list[tu
         finite_or_none(fairness.get("jain")),
         finite_or_none(fairness.get("gini")),
         finite_or_none(fairness.get("pearson")),
-        valuation.get("method"),
+        method,
         json.dumps(report.to_dict(), sort_keys=True),
     )
-    values = dict(zip(valuation.get("players", []), valuation.get("values", []), strict=False))
+    values = contributions(report)
     rows = []
     for sub in report.submissions:
         rows.append((

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from synthetic_chain import (
 
 from marketplace.api.indexer import ChunkProgress, Indexer
 from marketplace.api.ledger_index import LedgerIndex, NotFound
+from marketplace.api.report_cache import report_rows
 from marketplace.api.tables import CHAIN_TABLES
 from marketplace.round_report import RoundReport, SubmissionRecord
 from marketplace.storage import MemoryStore
@@ -42,8 +44,8 @@ def make_report(
         seed_source={}, aggregator="fedavg", aggregator_params={},
         submissions=[SubmissionRecord(p, f"bafyupdate{round_}{p[-4:]}", "cd" * 32, 100,
                                       "accepted") for p in players],
-        valuation={"method": "exact", "players": players,
-                   "values": [values[p] for p in players],
+        valuation={"config": {"method": "exact"}, "participants": players,
+                   "result": {"values": [values[p] for p in players]},
                    "fairness": {"jain": 0.5, "gini": 0.25, "pearson": float("nan")}},
         round_budget=100 * TOKEN, round_payouts=payouts, cumulative_payouts=cumulative,
         previous_report_cid="", payout_root="0x" + "ef" * 32, total_paid=sum(payouts.values()),
@@ -337,3 +339,17 @@ def test_syncing_to_an_earlier_block_than_indexed_is_no_reorg(tmp_path: Path) ->
     report = indexer.sync(to_block=3)
 
     assert not report.rebuilt and report.chunks == 0 and dump(indexer.path) == before
+
+
+def test_contributions_are_read_from_both_report_layouts() -> None:
+    current = make_report(1, {ALICE: TOKEN}, {ALICE: TOKEN}, {ALICE: 0.25, BOB: -0.5}, 0.5)
+    legacy_valuation = {"method": "exact", "players": [ALICE, BOB], "values": [0.25, -0.5],
+                        "fairness": {"jain": 1.0, "gini": 0.0, "pearson": 0.5}}  # fmt: skip
+    legacy = dataclasses.replace(current, valuation=legacy_valuation)
+
+    row, entries = report_rows("bafycurrent", current)
+    old_row, old_entries = report_rows("bafylegacy", legacy)
+
+    assert {e[1]: e[4] for e in entries} == {ALICE: 0.25, BOB: -0.5}
+    assert {e[1]: e[4] for e in old_entries} == {ALICE: 0.25, BOB: -0.5}
+    assert row[8] == old_row[8] == "exact"
