@@ -13,11 +13,12 @@ Two paths compute the same numbers:
   and the reference the batched path is tested against.
 * :meth:`ModelUtility.evaluate_many` — many coalitions at once. Every coalition's parameters are
   ``θ_prev + w_S · Δ`` with a weight row ``w_S`` (``n_i / Σ_S n_j`` on members, 0 elsewhere), so
-  stacking the rows of ``C`` coalitions into a ``C×n`` matrix ``W`` turns parameter building into
-  one matrix product per layer. The first layer is linear in its weights, hence its output for a
-  coalition is ``W`` times per-participant outputs ``f(X; Δ_i)`` computed once at construction;
-  deeper layers use the stacked coalition weights in batched matrix products (``baddbmm``,
-  grouped convolution). Coalitions are processed in chunks to bound memory.
+  stacking the rows ``[1 | w_S]`` of ``C`` coalitions into a ``C×(n+1)`` matrix ``W`` turns
+  parameter building into one matrix product per layer. The first layer is linear in its
+  weights, hence its output for a coalition is ``W`` times the outputs ``f(X; θ_prev)`` and
+  ``f(X; Δ_i)`` computed once at construction; deeper layers run on the stacked coalition
+  weights as batched matrix products (``bmm``, biases folded in) and grouped convolutions.
+  Coalitions are processed in chunks to bound memory (see docs/batched-evaluation.md).
 
 Numerics and determinism (what an auditor on another machine can expect): all arithmetic runs
 on the CPU in one fixed dtype (float64 by default), with no random state and no atomics, so a
