@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from valuation.allocation import allocate
 from valuation.architecture import ModelSpec, build_module
+from valuation.fairness import fairness_metrics
 from valuation.report import (
     InputDigests,
     Rejection,
@@ -228,6 +230,63 @@ def test_a_moved_payout_unit_is_a_mismatch_for_recompute_and_replay(
         assert check.expected[poor] == payouts[poor] + 1
         assert check.found[poor] == payouts[poor]
         assert PARTICIPANTS[poor] in check.detail
+
+
+def _self_consistent(report: ValuationReport, values: np.ndarray, budget: int) -> ValuationReport:
+    """``report`` with other values and budget, and the payouts and fairness they give."""
+    payouts = allocate(values, budget, order_keys=[p.lower() for p in PARTICIPANTS])
+
+    def edit(data: dict[str, Any]) -> None:
+        data["result"]["values"] = values.tolist()
+        data["config"]["budget"] = budget
+        data["payouts"] = payouts.tolist()
+        data["fairness"] = fairness_metrics(values, payouts)
+
+    return _edited(report, edit)
+
+
+def test_a_one_unit_rounding_flip_from_float_noise_is_noise(
+    inputs: dict[str, Any], exact_report: ValuationReport
+) -> None:
+    # prepare: a budget so large that a 1e-12 change of one value moves one unit
+    true_values = np.array(exact_report.values)
+    nudged = true_values.copy()
+    nudged[2] += 1e-12
+    keys = [p.lower() for p in PARTICIPANTS]
+    budget = next(
+        b
+        for b in range(10**10, 10**10 + 7919 * 2000, 7919)
+        if not np.array_equal(
+            allocate(nudged, b, order_keys=keys), allocate(true_values, b, order_keys=keys)
+        )
+    )
+    report = _self_consistent(exact_report, nudged, budget)
+
+    # act
+    result = _recompute(report, inputs)
+
+    # assert
+    assert result.ok, result.summary()
+    assert result.check("values").status is Status.NOISE
+    assert result.check("payouts").status is Status.NOISE
+    assert result.check("payouts").max_abs_diff == 1
+
+
+def test_payouts_far_from_the_recomputed_ones_are_a_mismatch_even_with_noisy_values(
+    inputs: dict[str, Any], exact_report: ValuationReport
+) -> None:
+    # prepare: a value change within the value tolerance, but worth many units at this budget
+    nudged = np.array(exact_report.values)
+    nudged[2] += 5e-9
+    report = _self_consistent(exact_report, nudged, 10**12)
+
+    # act
+    result = _recompute(report, inputs)
+
+    # assert
+    assert result.check("values").status is Status.NOISE
+    assert result.check("payouts").status is Status.MISMATCH
+    assert result.check("payouts").max_abs_diff > 1
 
 
 def test_replay_detects_values_that_do_not_follow_from_recorded_utilities(
