@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,20 +31,10 @@ from marketplace.round_report import RoundReport, SubmissionRecord
 from marketplace.storage import ContentStore
 from marketplace.task_spec import TaskSpec
 from marketplace.update_checks import CandidateUpdate, screen_updates
-from marketplace.valuation_step import value_round
+from marketplace.valuation_step import Validation, value_round
 from marketplace.weights import decode_weights, encode_weights, sha256_hex
 from valuation.architecture import ModelSpec, forward, parameter_shapes
 from valuation.report import InputDigests
-
-
-class Validation(Protocol):
-    """The requester's validation set: inputs ``X`` and integer labels ``y``."""
-
-    @property
-    def X(self) -> np.ndarray: ...  # noqa: N802 (the conventional name of a data matrix)
-
-    @property
-    def y(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -337,16 +327,6 @@ def store_cid(store: ContentStore, data: bytes) -> str:
     from marketplace.storage import compute_cid
 
     return str(compute_cid(data))
-
-
-def flat_updates(updates: list[Mapping[str, np.ndarray]]) -> np.ndarray:
-    """Updates as rows of one matrix (sorted parameter names), for duplicate detection."""
-    return np.stack(
-        [
-            np.concatenate([np.asarray(u[k], dtype=np.float64).ravel() for k in sorted(u)])
-            for u in updates
-        ]
-    )
 
 
 def score_model(

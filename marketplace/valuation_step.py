@@ -30,6 +30,8 @@ INT64_MAX = (1 << 63) - 1
 
 
 class Validation(Protocol):
+    """The requester's validation set: inputs ``X`` and integer labels ``y``."""
+
     @property
     def X(self) -> np.ndarray: ...  # noqa: N802 (the conventional name of a data matrix)
 

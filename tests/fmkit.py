@@ -7,7 +7,7 @@ only the clock is moved (``evm_increaseTime``) so windows pass without waiting.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +19,14 @@ from devnet.deployments import Deployments
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
 from marketplace.chain.rpc import connect
+from marketplace.coordinator import Coordinator
+from marketplace.round_compute import RoundOutcome, compute_round
 from marketplace.settings import Settings
 from marketplace.storage import ContentStore, EmbeddedStore
 from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig
 from marketplace.tasks import CreatedTask, Windows, create_task
 from marketplace.weights import encode_weights
+from participant.behaviours import Behaviour
 from participant.data import (
     Dataset,
     dataset_sha256,
@@ -31,9 +34,11 @@ from participant.data import (
     load_digits,
     train_validation_split,
 )
+from participant.node import ParticipantNode
 from valuation.architecture import ModelSpec
 
 TOKEN = 10**18
+Tamper = Callable[[RoundOutcome, ContentStore], RoundOutcome]
 MODEL = ModelSpec("logreg", (64,), 10)
 
 
@@ -172,3 +177,54 @@ def raw_submit(
 
 def raw_reveal(client: MarketplaceClient, task_id: int, sub: Mapping[str, Any]) -> None:
     client.reveal(task_id, sub["cid"], sub["sha256"], sub["num_samples"], sub["salt"])
+
+
+def nodes_for(s: Scenario, behaviours: list[Behaviour]) -> list[ParticipantNode]:
+    """In-process participant nodes (joined) for the scenario's first len(behaviours) shards."""
+    nodes = []
+    for i, behaviour in enumerate(behaviours):
+        node = ParticipantNode(
+            s.client(i), s.devnet.store(), s.task_id, s.shards[i], behaviour, log=lambda _m: None
+        )
+        node.ensure_joined()
+        nodes.append(node)
+    return nodes
+
+
+def coordinator_for(s: Scenario, *, tamper: Tamper | None = None) -> Coordinator:
+    """The task's coordinator; with ``tamper`` a dishonest one that settles a forged outcome."""
+    if tamper is None:
+        compute = compute_round
+    else:
+
+        def compute(*args: Any, **kwargs: Any) -> RoundOutcome:
+            return tamper(compute_round(*args, **kwargs), s.devnet.store())
+
+    return Coordinator(
+        s.devnet.client(2),
+        s.devnet.store(),
+        s.task_id,
+        s.validation,
+        log=lambda _m: None,
+        compute=compute,
+    )
+
+
+def commit_and_reveal(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> int:
+    """Open the next round, let every node commit and reveal; returns the round number."""
+    coord.step()
+    round_ = int(s.devnet.client(1).task(s.task_id).last_round)
+    for node in nodes:
+        node.step()
+    s.to_commit_end()
+    for node in nodes:
+        node.step()
+    return round_
+
+
+def play_round(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> int:
+    """Open, commit, reveal, settle; returns the round number (left in its challenge window)."""
+    round_ = commit_and_reveal(s, coord, nodes)
+    s.to_reveal_end()
+    coord.step()
+    return round_

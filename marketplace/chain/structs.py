@@ -103,8 +103,8 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class TaskInfo:
-    """`getTask(taskId)` with snake_case names; hashes as 0x-hex strings."""
+class StructView:
+    """A struct returned by a view call, its fields readable as snake_case attributes."""
 
     data: dict[str, Any]
 
@@ -113,23 +113,18 @@ class TaskInfo:
             return self.data[item]
         except KeyError:
             raise AttributeError(item) from None
+
+
+class TaskInfo(StructView):
+    """`getTask(taskId)`; hashes as 0x-hex strings."""
 
     @property
     def phase_status(self) -> TaskStatus:
         return TaskStatus(int(self.data["status"]))
 
 
-@dataclass(frozen=True)
-class RoundInfo:
-    """`getRound(taskId, round)` with snake_case names."""
-
-    data: dict[str, Any]
-
-    def __getattr__(self, item: str) -> Any:
-        try:
-            return self.data[item]
-        except KeyError:
-            raise AttributeError(item) from None
+class RoundInfo(StructView):
+    """`getRound(taskId, round)`."""
 
     @property
     def round_status(self) -> RoundStatus:

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from fmkit import Devnet, Scenario, make_scenario
+from fmkit import Devnet, Scenario, Tamper, coordinator_for, make_scenario, nodes_for, play_round
 
 from marketplace.audit import AuditResult, audit_task
-from marketplace.coordinator import Coordinator
 from marketplace.merkle import PayoutTree
 from marketplace.round_compute import RoundOutcome
 from marketplace.round_report import RoundReport
 from marketplace.storage import CID, ContentStore
 from participant.behaviours import Honest
-from participant.node import ParticipantNode
 
 pytestmark = pytest.mark.anvil
-
-Tamper = Callable[[RoundOutcome, ContentStore], RoundOutcome]
 
 
 def republish(outcome: RoundOutcome, store: ContentStore, report: RoundReport) -> RoundOutcome:
@@ -69,49 +64,10 @@ def tamper_global_cid(outcome: RoundOutcome, store: ContentStore) -> RoundOutcom
     return replace(outcome, new_global_cid=other)
 
 
-class TamperingCoordinator(Coordinator):
-    """A dishonest aggregator: settles whatever ``tamper`` makes of the honest outcome."""
-
-    def __init__(self, *args: object, tamper: Tamper | None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.tamper = tamper
-
-    def _settle(self, round_: int) -> None:
-        import marketplace.coordinator as coordinator_module
-
-        real = coordinator_module.compute_round
-
-        def forged(*args: object, **kwargs: object) -> RoundOutcome:
-            outcome = real(*args, **kwargs)  # type: ignore[arg-type]
-            return self.tamper(outcome, self.store) if self.tamper else outcome
-
-        coordinator_module.compute_round = forged  # type: ignore[assignment]
-        try:
-            super()._settle(round_)
-        finally:
-            coordinator_module.compute_round = real
-
-
 def run_round(devnet: Devnet, tamper: Tamper | None) -> tuple[Scenario, RoundOutcome]:
     s = make_scenario(devnet, n=3, rounds=1, seed=3)
-    store = devnet.store()
-    nodes = [
-        ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(), log=lambda _m: None)
-        for i in range(3)
-    ]
-    for node in nodes:
-        node.ensure_joined()
-    coord = TamperingCoordinator(
-        devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None, tamper=tamper
-    )
-    coord.step()
-    for node in nodes:
-        node.step()
-    s.to_commit_end()
-    for node in nodes:
-        node.step()
-    s.to_reveal_end()
-    coord.step()
+    coord = coordinator_for(s, tamper=tamper)
+    play_round(s, coord, nodes_for(s, [Honest(), Honest(), Honest()]))
     return s, coord.summary.settled[1]
 
 

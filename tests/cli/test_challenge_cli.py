@@ -9,16 +9,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fmkit import TOKEN, Devnet, make_scenario
+from fmkit import TOKEN, Devnet, coordinator_for, make_scenario, nodes_for, play_round
 
 from devnet.accounts import dev_account
 from marketplace.accounts import create_account
 from marketplace.chain.structs import RoundStatus
-from marketplace.coordinator import Coordinator
+from marketplace.merkle import PayoutTree
 from marketplace.round_compute import RoundOutcome
+from marketplace.storage import ContentStore
 from participant.behaviours import Honest
 from participant.data import save_npz
-from participant.node import ParticipantNode
 
 pytestmark = pytest.mark.anvil
 PASSWORD = "test-password"
@@ -51,50 +51,19 @@ def keystore(devnet: Devnet, name: str, index: int) -> str:
     return name
 
 
-class OverpayingCoordinator(Coordinator):
-    """Settles a root that gives its first payee one extra token."""
-
-    def _settle(self, round_: int) -> None:
-        import marketplace.coordinator as module
-        from marketplace.merkle import PayoutTree
-
-        real = module.compute_round
-
-        def forged(*args: object, **kwargs: object) -> RoundOutcome:
-            outcome = real(*args, **kwargs)  # type: ignore[arg-type]
-            entries = dict(outcome.report.cumulative_payouts)
-            entries[sorted(entries)[0]] += TOKEN
-            return replace(outcome, payout_root=PayoutTree(entries).root)
-
-        module.compute_round = forged  # type: ignore[assignment]
-        try:
-            super()._settle(round_)
-        finally:
-            module.compute_round = real
+def overpay(outcome: RoundOutcome, _store: ContentStore) -> RoundOutcome:
+    """A dishonest settlement: a root that gives the first payee one extra token."""
+    entries = dict(outcome.report.cumulative_payouts)
+    entries[sorted(entries)[0]] += TOKEN
+    return replace(outcome, payout_root=PayoutTree(entries).root)
 
 
 def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
     devnet: Devnet, tmp_path: Path
 ) -> None:
     s = make_scenario(devnet, n=2, rounds=2, seed=5)
-    store = devnet.store()
-    nodes = [
-        ParticipantNode(s.client(i), store, s.task_id, s.shards[i], Honest(), log=lambda _m: None)
-        for i in range(2)
-    ]
-    for node in nodes:
-        node.ensure_joined()
-    coord = OverpayingCoordinator(
-        devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None
-    )
-    coord.step()
-    for node in nodes:
-        node.step()
-    s.to_commit_end()
-    for node in nodes:
-        node.step()
-    s.to_reveal_end()
-    coord.step()
+    coord = coordinator_for(s, tamper=overpay)
+    play_round(s, coord, nodes_for(s, [Honest(), Honest()]))
     validation = save_npz(s.validation, tmp_path / "validation.npz")
     challenger = keystore(devnet, "challenger", 9)
     requester = keystore(devnet, "requester", 1)
@@ -148,18 +117,7 @@ def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
 
 def test_challenge_refuses_when_the_audit_finds_nothing(devnet: Devnet, tmp_path: Path) -> None:
     s = make_scenario(devnet, n=1, rounds=1, seed=6)
-    store = devnet.store()
-    node = ParticipantNode(
-        s.client(0), store, s.task_id, s.shards[0], Honest(), log=lambda _m: None
-    )
-    node.ensure_joined()
-    coord = Coordinator(devnet.client(2), store, s.task_id, s.validation, log=lambda _m: None)
-    coord.step()
-    node.step()
-    s.to_commit_end()
-    node.step()
-    s.to_reveal_end()
-    coord.step()
+    play_round(s, coordinator_for(s), nodes_for(s, [Honest()]))
     validation = save_npz(s.validation, tmp_path / "validation.npz")
     refused = fedmarket(
         devnet,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fmkit import TOKEN, Devnet, Scenario, make_scenario, raw_reveal, raw_submit
+from fmkit import (
+    TOKEN,
+    Devnet,
+    Scenario,
+    coordinator_for,
+    make_scenario,
+    nodes_for,
+    play_round,
+    raw_reveal,
+    raw_submit,
+)
 
 from marketplace.audit import audit_task
 from marketplace.chain.structs import Phase
@@ -21,37 +31,6 @@ from participant.training import initial_params
 from valuation.architecture import parameter_shapes
 
 pytestmark = pytest.mark.anvil
-
-
-def nodes_for(s: Scenario, behaviours: list) -> list[ParticipantNode]:  # type: ignore[type-arg]
-    nodes = []
-    for i, behaviour in enumerate(behaviours):
-        node = ParticipantNode(
-            s.client(i), s.devnet.store(), s.task_id, s.shards[i], behaviour, log=lambda _m: None
-        )
-        node.ensure_joined()
-        nodes.append(node)
-    return nodes
-
-
-def coordinator_for(s: Scenario) -> Coordinator:
-    return Coordinator(
-        s.devnet.client(2), s.devnet.store(), s.task_id, s.validation, log=lambda _m: None
-    )
-
-
-def play_round(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> int:
-    """Open, commit, reveal, settle; returns the round number (left in its challenge window)."""
-    coord.step()
-    round_ = int(s.devnet.client(1).task(s.task_id).last_round)
-    for node in nodes:
-        node.step()
-    s.to_commit_end()
-    for node in nodes:
-        node.step()
-    s.to_reveal_end()
-    coord.step()
-    return round_
 
 
 def finish(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) -> None:
