@@ -198,3 +198,57 @@ class HistoryDeviation(StoppingRule):
 
     def __repr__(self) -> str:
         return f"HistoryDeviation(n_steps={self.n_steps}, rtol={self.rtol!r})"
+
+
+def rule_from_options(
+    stop: StoppingRule | None,
+    *,
+    default_max_permutations: int,
+    max_evaluations: int | None = None,
+    max_permutations: int | None = None,
+    rtol: float | None = None,
+    history: int | None = None,
+) -> StoppingRule:
+    """The stopping rule a sampled method runs with, from plain JSON-able options.
+
+    Without ``stop``: ``HistoryDeviation(history or 10, rtol or 0.01)`` ``|``
+    ``MaxUpdates(max_permutations or default_max_permutations)``, plus
+    ``| MaxEvaluations(max_evaluations)`` when given. With ``stop``: that rule, plus the given
+    budgets (``rtol``/``history`` then have nothing to configure and are refused). Numbers, not
+    rule objects, are what a valuation report can record, so this is how a report states a
+    budget that replays exactly.
+    """
+    for label, number in (
+        ("max_evaluations", max_evaluations),
+        ("max_permutations", max_permutations),
+        ("history", history),
+    ):
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1
+        ):
+            raise MethodError(f"{label} must be a positive integer, got {number!r}")
+    if rtol is not None and (
+        isinstance(rtol, bool) or not isinstance(rtol, int | float) or not rtol > 0
+    ):
+        raise MethodError(f"rtol must be a positive number, got {rtol!r}")
+    if stop is not None and (rtol is not None or history is not None):
+        raise MethodError("rtol/history configure the default rule; give them without stop=")
+    if stop is not None and not isinstance(stop, StoppingRule):
+        raise MethodError(f"stop must be a StoppingRule, got {stop!r}")
+    rules: list[StoppingRule] = []
+    if stop is None:
+        rules.append(
+            HistoryDeviation(
+                10 if history is None else int(history), 0.01 if rtol is None else float(rtol)
+            )
+        )
+        rules.append(
+            MaxUpdates(default_max_permutations if max_permutations is None else max_permutations)
+        )
+    else:
+        rules.append(stop)
+        if max_permutations is not None:
+            rules.append(MaxUpdates(max_permutations))
+    if max_evaluations is not None:
+        rules.append(MaxEvaluations(max_evaluations))
+    return rules[0] if len(rules) == 1 else AnyOf(*rules)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from valuation.errors import MethodError
 from valuation.methods.base import ValuationMethod, evaluate, run_until
-from valuation.methods.permutations import permutation_marginals
+from valuation.methods.permutations import permutation_walk
+from valuation.methods.strata import SizeStrata
 from valuation.running import RunningMoments
-from valuation.samplers import GuidedPermutationSampler
-from valuation.stopping import HistoryDeviation, MaxUpdates, StoppingRule
+from valuation.samplers import GuidedPermutationSampler, LatinPermutationSampler
+from valuation.stopping import StoppingRule, rule_from_options
 from valuation.utility import CachedUtility
+
+Design = Literal["latin", "guided"]
+DESIGNS: tuple[str, ...] = ("latin", "guided")
 
 
 class GTGShapley(ValuationMethod):
@@ -23,11 +27,23 @@ class GTGShapley(ValuationMethod):
     * Within-round truncation: along a permutation, once ``|U(N) - U(prefix)| < tolerance``
       the remaining players get zero marginal contribution. Both thresholds are absolute, in
       the utility's units (e.g. accuracy), as in the paper.
-    * Guided sampling: each iteration draws n permutations, the k-th starting with player k
-      (:class:`~valuation.samplers.GuidedPermutationSampler`), evaluated as one batch.
-    * Convergence: the running average is checked after every iteration by ``stop``, by default
-      ``HistoryDeviation(10, 0.01) | MaxUpdates(100·n)`` (relative change of the running
-      average over the last 10 iterations at most 1 %, or 100 iterations).
+    * Guided sampling: each iteration draws a block of n permutations evaluated as one batch.
+      ``design="latin"`` (default) makes the block a Latin square
+      (:class:`~valuation.samplers.LatinPermutationSampler`): every player takes every position
+      once, which includes GTG's "every player first in turn" and also stratifies every later
+      position. ``design="guided"`` is the paper's sampler (player k first, the rest random).
+      ``antithetic=True`` follows each Latin block by its reversed rows.
+    * Estimate: with ``reuse_cache=True`` (default) each player's value is the mean over
+      coalition sizes of its mean marginal contribution at that size, taken over *every* pair
+      ``(S, S ∪ {i})`` present in the utility cache (:class:`~valuation.methods.strata.SizeStrata`),
+      truncated positions counting as zero marginals. Without it, the plain running average of
+      the permutations' marginals (for full Latin blocks both weight every size equally).
+    * Convergence: the estimate is checked after every block by ``stop``. Without ``stop`` the
+      rule is ``HistoryDeviation(history, rtol)`` (relative change over the last ``history``
+      blocks at most ``rtol``, defaults 10 and 0.01) ``| MaxUpdates(max_permutations)``
+      (default ``100·n``). ``max_evaluations`` / ``max_permutations`` given together with ``stop``
+      are added to it as budgets (``stop | MaxEvaluations(...) | MaxUpdates(...)``); these plain
+      options are what a valuation report records and replays.
     """
 
     name = "gtg"
@@ -40,19 +56,41 @@ class GTGShapley(ValuationMethod):
         tolerance: float = 1e-4,
         stop: StoppingRule | None = None,
         prefix_chunk: int | None = None,
+        design: Design = "latin",
+        antithetic: bool = False,
+        reuse_cache: bool = True,
+        max_evaluations: int | None = None,
+        max_permutations: int | None = None,
+        rtol: float | None = None,
+        history: int | None = None,
     ) -> None:
         if not round_tolerance >= 0 or not tolerance >= 0:
             raise MethodError("GTG tolerances must be >= 0")
+        if design not in DESIGNS:
+            raise MethodError(f"GTG design must be one of {DESIGNS}, got {design!r}")
+        if antithetic and design != "latin":
+            raise MethodError("antithetic blocks need design='latin'")
         self.seed = seed
         self.round_tolerance = float(round_tolerance)
         self.tolerance = float(tolerance)
         self.stop = stop
         self.prefix_chunk = prefix_chunk
-
-    def _stop(self, n: int) -> StoppingRule:
-        return (
-            self.stop if self.stop is not None else HistoryDeviation(10, 0.01) | MaxUpdates(100 * n)
+        self.design: Design = design
+        self.antithetic = bool(antithetic)
+        self.reuse_cache = bool(reuse_cache)
+        self.max_evaluations = max_evaluations
+        self.max_permutations = max_permutations
+        self.rtol = rtol
+        self.history = history
+        self._rule = lambda n: rule_from_options(
+            stop,
+            default_max_permutations=100 * n,
+            max_evaluations=max_evaluations,
+            max_permutations=max_permutations,
+            rtol=rtol,
+            history=history,
         )
+        self._rule(2)  # validate the options now, not at fit time
 
     def params(self) -> dict[str, Any]:
         return {
@@ -61,6 +99,13 @@ class GTGShapley(ValuationMethod):
             "tolerance": self.tolerance,
             "stop": None if self.stop is None else self.stop.describe(),
             "prefix_chunk": self.prefix_chunk,
+            "design": self.design,
+            "antithetic": self.antithetic,
+            "reuse_cache": self.reuse_cache,
+            "max_evaluations": self.max_evaluations,
+            "max_permutations": self.max_permutations,
+            "rtol": self.rtol,
+            "history": self.history,
         }
 
     def _fit(self, utility: CachedUtility) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
@@ -71,19 +116,31 @@ class GTGShapley(ValuationMethod):
         chunk = self.prefix_chunk
         if chunk is None:
             chunk = n if self.tolerance == 0 else max(1, -(-n // 4))
-        sampler = GuidedPermutationSampler(self.seed)
+        sampler: LatinPermutationSampler | GuidedPermutationSampler
+        if self.design == "latin":
+            sampler = LatinPermutationSampler(self.seed, antithetic=self.antithetic)
+        else:
+            sampler = GuidedPermutationSampler(self.seed)
         moments = RunningMoments(n)
+        strata = SizeStrata(n) if self.reuse_cache else None
+        estimate: list[tuple[np.ndarray, np.ndarray]] = []
 
         def step() -> int:
             perms = sampler.sample(n)
-            moments.update(
-                permutation_marginals(
-                    utility, perms, u_empty, u_full, threshold=self.tolerance, chunk=chunk
-                )
+            marginals, truncated = permutation_walk(
+                utility, perms, u_empty, u_full, threshold=self.tolerance, chunk=chunk
             )
+            moments.update(marginals)
+            current = (moments.mean, moments.stderr)
+            if strata is not None:
+                rows, positions = np.nonzero(truncated)
+                strata.add_zeros(perms[rows, positions], positions)
+                strata.absorb(utility.cache)
+                if strata.filled():
+                    current = strata.estimate()
+            estimate[:] = [current]
             return n
 
-        samples, converged = run_until(
-            self._stop(n), utility, step, lambda: (moments.mean, moments.stderr)
-        )
-        return moments.mean.copy(), moments.stderr, samples, converged
+        samples, converged = run_until(self._rule(n), utility, step, lambda: estimate[0])
+        values, stderr = estimate[0]
+        return values.copy(), stderr, samples, converged

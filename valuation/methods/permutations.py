@@ -27,7 +27,22 @@ def permutation_marginals(
     chunk: int | None = None,
 ) -> np.ndarray:
     """``(B, n)`` array: entry ``[b, i]`` is player i's marginal contribution in ``perms[b]``."""
+    return permutation_walk(utility, perms, u_empty, u_full, threshold=threshold, chunk=chunk)[0]
+
+
+def permutation_walk(
+    utility: Utility,
+    perms: np.ndarray,
+    u_empty: float,
+    u_full: float,
+    *,
+    threshold: float = 0.0,
+    chunk: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Marginals as in :func:`permutation_marginals`, and a ``(B, n)`` boolean array marking
+    the positions ``[b, j]`` that were truncated (their marginal was set to zero unevaluated)."""
     batch, n = perms.shape
+    truncated_at = np.full(batch, n, dtype=np.int64)
     step = n if chunk is None else max(1, int(chunk))
     marginals = np.zeros((batch, n), dtype=np.float64)
     previous = np.full(batch, float(u_empty))
@@ -40,6 +55,7 @@ def permutation_marginals(
         still: list[int] = []
         for b in running:
             if abs(u_full - previous[b]) < threshold:
+                truncated_at[b] = done[b]
                 continue  # truncated: the remaining marginals stay zero
             last = min(int(done[b]) + step, n)
             first = len(requests)
@@ -56,6 +72,7 @@ def permutation_marginals(
             for offset, j in enumerate(range(int(done[b]) + 1, last + 1)):
                 if abs(u_full - prev) < threshold:
                     truncated = True
+                    truncated_at[b] = j - 1
                     break
                 current = u_full if j == n else float(values[first + offset])
                 marginals[b, perms[b, j - 1]] = current - prev
@@ -65,4 +82,4 @@ def permutation_marginals(
             if not truncated and last < n:
                 still.append(b)
         running = still
-    return marginals
+    return marginals, np.arange(n)[None, :] >= truncated_at[:, None]
