@@ -32,7 +32,7 @@ from marketplace.storage import open_store
 )
 @click.option("--rpc-url", default=None, help="JSON-RPC endpoint (default: the devnet's).")
 @click.option("--timeout", default=None, type=float, help="Give up after this many seconds.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No training progress output.")
 def join(
     task_id: int,
     key: str,
@@ -65,7 +65,36 @@ def join(
 
 
 def _epoch_printer() -> Callable[[int, int], None]:
+    """Training progress: a rich progress bar on a terminal, one line per epoch otherwise."""
+    import sys
+
+    if not sys.stderr.isatty():
+
+        def line(done: int, total: int) -> None:
+            click.echo(f"  training epoch {done}/{total}", err=True)
+
+        return line
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    bar = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    state: dict[str, TaskID] = {}
+
     def show(done: int, total: int) -> None:
-        click.echo(f"  training epoch {done}/{total}", err=True)
+        if done == 1 or "task" not in state:  # a new round's training starts
+            if "task" in state:
+                bar.remove_task(state["task"])
+            bar.start()
+            state["task"] = bar.add_task("epochs", total=total)
+        bar.update(state["task"], completed=done)
+        if done == total:
+            bar.stop()
 
     return show
