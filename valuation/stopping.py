@@ -252,3 +252,19 @@ def rule_from_options(
     if max_evaluations is not None:
         rules.append(MaxEvaluations(max_evaluations))
     return rules[0] if len(rules) == 1 else AnyOf(*rules)
+
+
+def evaluation_budget(rule: StoppingRule) -> int | None:
+    """The evaluation count at which ``rule`` stops for sure, if it holds a ``MaxEvaluations``.
+
+    Lets a method size its last batch so that it does not overshoot the budget.
+    """
+    if isinstance(rule, MaxEvaluations):
+        return rule.n
+    if isinstance(rule, AnyOf):
+        found = [b for b in (evaluation_budget(r) for r in rule.rules) if b is not None]
+        return min(found) if found else None
+    if isinstance(rule, AllOf):
+        every = [evaluation_budget(r) for r in rule.rules]
+        return None if any(b is None for b in every) else max(b for b in every if b is not None)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -17,7 +18,8 @@ from valuation_games import (
     weighted_majority,
 )
 
-from valuation.errors import GameError
+from valuation.api import value
+from valuation.errors import GameError, MethodError
 from valuation.methods import (
     ExactBanzhaf,
     ExactShapley,
@@ -31,8 +33,10 @@ from valuation.methods import (
 )
 from valuation.methods.exact import power_set_utilities
 from valuation.methods.permutations import permutation_marginals
-from valuation.stopping import MaxEvaluations, MaxUpdates
-from valuation.utility import CachedUtility
+from valuation.methods.strata import SizeStrata
+from valuation.report import ValuationConfig
+from valuation.stopping import HistoryDeviation, MaxEvaluations, MaxUpdates
+from valuation.utility import CachedUtility, all_coalitions
 
 TOL = 1e-12
 
@@ -280,3 +284,143 @@ def test_an_evaluation_budget_stops_sampling() -> None:
         table_game(random_table(12, seed=0))
     )
     assert 100 <= result.evaluations - 2 < 100 + 4 * 11
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gtg_latin_design_converges_to_exact_on_random_games(seed: int) -> None:
+    # prepare
+    u = random_table(7, seed=20 + seed)
+    exact = shapley_from_utilities(u, 7)
+
+    # act
+    small = GTGShapley(seed=seed, tolerance=0, stop=MaxUpdates(7)).fit(table_game(u))
+    large = GTGShapley(seed=seed, tolerance=0, stop=MaxUpdates(7 * 40)).fit(table_game(u))
+
+    # assert: once every coalition is in the cache every size stratum is exact
+    assert large.evaluations == 2**7 and large.stderr is not None
+    np.testing.assert_allclose(large.values, exact, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(large.stderr, 0.0, atol=1e-12)
+    assert _max_error(small.values, exact) > 1e-9
+
+
+def test_gtg_plain_latin_average_is_unbiased() -> None:
+    # prepare: one Latin block per seed, plain permutation average (no cache reuse)
+    u = random_table(5, seed=31)
+    exact = shapley_from_utilities(u, 5)
+    game = table_game(u)
+
+    # act
+    runs = [
+        GTGShapley(seed=s, tolerance=0, reuse_cache=False, stop=MaxUpdates(5)).fit(game).values
+        for s in range(600)
+    ]
+
+    # assert: the mean over independent blocks approaches the exact values
+    assert _max_error(np.mean(runs, axis=0), exact) < 0.02
+    assert _max_error(runs[0], exact) > 0.02
+
+
+def test_gtg_size_strata_from_a_full_cache_are_exact_shapley() -> None:
+    # prepare
+    u = random_table(6, seed=5)
+    cache = CachedUtility(table_game(u))
+    cache.evaluate_many(list(all_coalitions(6)))
+    strata, halves = SizeStrata(6), SizeStrata(6)
+
+    # act
+    strata.absorb(cache.cache)
+    items = list(cache.cache.items())
+    halves.absorb(dict(items[:20]))
+    halves.absorb(dict(items))
+
+    # assert
+    values, stderr = strata.estimate()
+    np.testing.assert_allclose(values, shapley_from_utilities(u, 6), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(stderr, 0.0, atol=1e-12)
+    np.testing.assert_array_equal(halves.estimate()[0], values)
+
+
+def test_gtg_same_seed_same_values_other_seed_other_values() -> None:
+    u = random_table(9, seed=8)
+    a = GTGShapley(seed=4, max_evaluations=150).fit(table_game(u))
+    b = GTGShapley(seed=4, max_evaluations=150).fit(table_game(u))
+    c = GTGShapley(seed=5, max_evaluations=150).fit(table_game(u))
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.evaluations == b.evaluations
+    assert not np.array_equal(a.values, c.values)
+
+
+@pytest.mark.parametrize("budget", [60, 150, 300])
+def test_gtg_never_spends_more_than_its_evaluation_budget(budget: int) -> None:
+    # prepare
+    game = table_game(random_table(10, seed=3))
+
+    # act
+    result = GTGShapley(seed=0, tolerance=0, max_evaluations=budget).fit(game)
+
+    # assert: the two anchors U(∅), U(N) are outside the budget
+    assert budget * 0.8 <= result.evaluations - 2 <= budget + 10
+    assert not result.converged
+
+
+def test_gtg_paper_design_is_still_available() -> None:
+    u = random_table(6, seed=12)
+    exact = shapley_from_utilities(u, 6)
+    result = GTGShapley(
+        seed=3, tolerance=0, design="guided", reuse_cache=False, stop=MaxUpdates(6000)
+    ).fit(table_game(u))
+    assert _max_error(result.values, exact) < 0.03
+    with pytest.raises(MethodError):
+        GTGShapley(design="guided", antithetic=True)
+    with pytest.raises(MethodError):
+        GTGShapley(design="random")  # type: ignore[arg-type]
+    with pytest.raises(MethodError):
+        GTGShapley(reuse_cache=False, exact_depth=2)
+
+
+@pytest.mark.parametrize("method", ["gtg", "tmc"])
+def test_json_budget_options_round_trip_through_value(method: str) -> None:
+    # prepare
+    game = table_game(random_table(8, seed=2))
+    options = json.loads(
+        json.dumps({"max_evaluations": 120, "max_permutations": 400, "rtol": 0.001, "history": 4})
+    )
+
+    # act
+    first = value(game, method, seed=6, **options)
+    again = value(game, method, seed=6, **{k: first.params[k] for k in options})
+    via_object = value(
+        game,
+        method,
+        seed=6,
+        stop=HistoryDeviation(4, 0.001) | MaxUpdates(400) | MaxEvaluations(120),
+    )
+
+    # assert
+    assert {k: first.params[k] for k in options} == options
+    json.dumps(first.params)
+    np.testing.assert_array_equal(again.values, first.values)
+    np.testing.assert_array_equal(via_object.values, first.values)
+    assert first.evaluations <= 120 + 2 + (8 * 8 if method == "tmc" else 8)
+
+
+def test_json_budget_options_survive_a_report_config() -> None:
+    # prepare
+    config = ValuationConfig(budget=10, method="gtg", seed=1, options={"max_evaluations": 90})
+    game = table_game(random_table(7, seed=4))
+
+    # act
+    restored = ValuationConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    a = value(game, config.method, config.seed, **config.options)
+    b = value(game, restored.method, restored.seed, **restored.options)
+
+    # assert
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.params["max_evaluations"] == 90
+
+
+def test_bad_budget_options_are_refused_through_make_method() -> None:
+    with pytest.raises(MethodError):
+        value(additive([1.0, 2.0]), "gtg", max_evaluations=-5)
+    with pytest.raises(MethodError):
+        value(additive([1.0, 2.0]), "tmc", rtol=0.1, stop=MaxUpdates(3))

@@ -8,6 +8,7 @@ import pytest
 from valuation.errors import GameError
 from valuation.samplers import (
     GuidedPermutationSampler,
+    LatinPermutationSampler,
     PermutationSampler,
     PowerSetSampler,
     UniformSubsetSampler,
@@ -79,3 +80,48 @@ def test_bad_seeds_are_rejected(seed: object) -> None:
 def test_power_set_chunk_must_be_a_power_of_two() -> None:
     with pytest.raises(GameError):
         PowerSetSampler(chunk=100)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 12])
+def test_latin_block_puts_every_player_in_every_position_once(n: int) -> None:
+    # prepare
+    sampler = LatinPermutationSampler(4)
+
+    # act
+    blocks = [sampler.sample(n) for _ in range(3)]
+
+    # assert
+    for block in blocks:
+        assert block.shape == (n, n) and block.dtype == np.int64
+        for row in block.tolist():
+            assert sorted(row) == list(range(n))
+        for column in block.T.tolist():
+            assert sorted(column) == list(range(n))
+    if n > 2:
+        assert not np.array_equal(blocks[0], blocks[1])
+
+
+def test_latin_blocks_are_reproducible_from_the_seed() -> None:
+    first = LatinPermutationSampler(9).sample(7)
+    np.testing.assert_array_equal(LatinPermutationSampler(9).sample(7), first)
+    assert not np.array_equal(LatinPermutationSampler(10).sample(7), first)
+
+
+def test_antithetic_latin_blocks_alternate_with_their_reversal() -> None:
+    sampler = LatinPermutationSampler(2, antithetic=True)
+    first, second, third = sampler.sample(6), sampler.sample(6), sampler.sample(6)
+    np.testing.assert_array_equal(second, first[:, ::-1])
+    assert not np.array_equal(third, first)
+    assert all(sorted(col) == list(range(6)) for col in second.T.tolist())
+
+
+def test_latin_rows_place_predecessors_uniformly() -> None:
+    # Each row must be a uniform permutation: for n=4 the chance that player 0 precedes
+    # player 1 is 1/2 and that player 0 is first with player 1 second is 1/12.
+    sampler = LatinPermutationSampler(5)
+    rows = np.vstack([sampler.sample(4) for _ in range(3000)])
+    position = np.argsort(rows, axis=1)
+    before = np.mean(position[:, 0] < position[:, 1])
+    first_two = np.mean((rows[:, 0] == 0) & (rows[:, 1] == 1))
+    assert before == pytest.approx(0.5, abs=0.02)
+    assert first_two == pytest.approx(1 / 12, abs=0.01)

@@ -14,6 +14,7 @@ from valuation.stopping import (
     MaxUpdates,
     Progress,
     StandardErrorBelow,
+    rule_from_options,
 )
 
 
@@ -111,3 +112,56 @@ def test_evaluation_budget_ends_when_the_power_set_is_exhausted() -> None:
     assert MaxEvaluations(10**9).check(
         Progress(samples=5, evaluations=14, values=np.zeros(4), stderr=np.zeros(4), exhausted=True)
     )
+
+
+def test_rule_from_options_default_is_history_or_permutation_budget() -> None:
+    rule = rule_from_options(None, default_max_permutations=60)
+    assert repr(rule) == repr(HistoryDeviation(10, 0.01) | MaxUpdates(60))
+
+
+def test_rule_from_options_builds_each_json_budget() -> None:
+    # prepare
+    rule = rule_from_options(
+        None,
+        default_max_permutations=60,
+        max_evaluations=500,
+        max_permutations=30,
+        rtol=0.05,
+        history=3,
+    )
+
+    # act / assert: each budget stops on its own, and only the convergence rule converges
+    assert rule.check(progress(samples=30, evaluations=0))
+    assert rule.check(progress(samples=1, evaluations=500))
+    assert not rule.check(progress(samples=29, evaluations=499))
+    settled = progress(samples=1, evaluations=1, history=((1.0, 2.0),) * 3)
+    assert rule.check(settled) and rule.converged(settled)
+    assert not rule.converged(progress(samples=30, evaluations=0))
+
+
+def test_rule_from_options_adds_budgets_to_a_given_rule() -> None:
+    given = StandardErrorBelow(0.0)
+    rule = rule_from_options(given, default_max_permutations=60, max_evaluations=10)
+    assert rule.check(progress(samples=5, evaluations=10))
+    assert not rule.check(progress(samples=5000, evaluations=9, stderr=(1.0, 1.0)))
+    assert rule_from_options(given, default_max_permutations=60) is given
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_evaluations": 0},
+        {"max_permutations": 2.5},
+        {"history": True},
+        {"rtol": 0},
+        {"rtol": "0.1"},
+    ],
+)
+def test_rule_from_options_rejects_bad_numbers(options: dict[str, object]) -> None:
+    with pytest.raises(MethodError):
+        rule_from_options(None, default_max_permutations=60, **options)  # type: ignore[arg-type]
+
+
+def test_rule_from_options_refuses_convergence_settings_next_to_a_rule() -> None:
+    with pytest.raises(MethodError):
+        rule_from_options(MaxUpdates(5), default_max_permutations=60, rtol=0.1)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 import numpy as np
 
 from valuation.errors import MethodError
 from valuation.methods.base import ValuationMethod, evaluate, run_until
-from valuation.methods.permutations import permutation_walk
+from valuation.methods.permutations import permutation_marginals
 from valuation.methods.strata import SizeStrata
 from valuation.running import RunningMoments
 from valuation.samplers import GuidedPermutationSampler, LatinPermutationSampler
-from valuation.stopping import StoppingRule, rule_from_options
-from valuation.utility import CachedUtility
+from valuation.stopping import StoppingRule, evaluation_budget, rule_from_options
+from valuation.utility import CachedUtility, Coalition
 
 Design = Literal["latin", "guided"]
 DESIGNS: tuple[str, ...] = ("latin", "guided")
+DEFAULT_EXACT_DEPTH = 2  # C(n, 2) coalitions: at most half a Latin block's evaluations
 
 
 class GTGShapley(ValuationMethod):
@@ -59,6 +61,8 @@ class GTGShapley(ValuationMethod):
         design: Design = "latin",
         antithetic: bool = False,
         reuse_cache: bool = True,
+        exact_depth: int | None = None,
+        ladder: bool | None = None,
         max_evaluations: int | None = None,
         max_permutations: int | None = None,
         rtol: float | None = None,
@@ -78,6 +82,18 @@ class GTGShapley(ValuationMethod):
         self.design: Design = design
         self.antithetic = bool(antithetic)
         self.reuse_cache = bool(reuse_cache)
+        if exact_depth is not None and (
+            isinstance(exact_depth, bool) or not isinstance(exact_depth, int) or exact_depth < 0
+        ):
+            raise MethodError(f"exact_depth must be a non-negative integer, got {exact_depth!r}")
+        if exact_depth and not self.reuse_cache:
+            raise MethodError("exact_depth needs reuse_cache=True (the strata are read from it)")
+        self.exact_depth = exact_depth
+        if ladder and not self.reuse_cache:
+            raise MethodError(
+                "ladder needs reuse_cache=True (its prefixes count through the cache)"
+            )
+        self.ladder = self.reuse_cache if ladder is None else bool(ladder)
         self.max_evaluations = max_evaluations
         self.max_permutations = max_permutations
         self.rtol = rtol
@@ -92,6 +108,11 @@ class GTGShapley(ValuationMethod):
         )
         self._rule(2)  # validate the options now, not at fit time
 
+    def _depth(self) -> int:
+        if self.exact_depth is not None:
+            return self.exact_depth
+        return DEFAULT_EXACT_DEPTH if self.reuse_cache else 0
+
     def params(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
@@ -102,6 +123,8 @@ class GTGShapley(ValuationMethod):
             "design": self.design,
             "antithetic": self.antithetic,
             "reuse_cache": self.reuse_cache,
+            "exact_depth": self.exact_depth,
+            "ladder": self.ladder,
             "max_evaluations": self.max_evaluations,
             "max_permutations": self.max_permutations,
             "rtol": self.rtol,
@@ -124,23 +147,72 @@ class GTGShapley(ValuationMethod):
         moments = RunningMoments(n)
         strata = SizeStrata(n) if self.reuse_cache else None
         estimate: list[tuple[np.ndarray, np.ndarray]] = []
+        depth = self._depth() if strata is not None else 0
+        ladder = _ladder_depths(n, depth) if self.ladder and strata is not None else []
+        rule = self._rule(n)
+        budget = evaluation_budget(rule)
+        start = utility.evaluations
+
+        def remaining() -> int | None:
+            return None if budget is None else budget - (utility.evaluations - start)
+
+        small = _small_coalitions(n, depth)  # evaluated in the first step, inside the budget
 
         def step() -> int:
+            if small:
+                evaluate(utility, small)
+                small.clear()
             perms = sampler.sample(n)
-            marginals, truncated = permutation_walk(
+            left = remaining()
+            if left is not None:  # walk only the rows the budget pays for (at least one)
+                rows = max(1, left // max(1, n - 1 - depth))
+                perms = perms[:rows]
+            marginals = permutation_marginals(
                 utility, perms, u_empty, u_full, threshold=self.tolerance, chunk=chunk
             )
             moments.update(marginals)
             current = (moments.mean, moments.stderr)
             if strata is not None:
-                rows, positions = np.nonzero(truncated)
-                strata.add_zeros(perms[rows, positions], positions)
+                for d in ladder:
+                    left = remaining()
+                    if left is not None and left < n * (d - depth):
+                        break
+                    permutation_marginals(
+                        utility,
+                        sampler.sample(n),
+                        u_empty,
+                        u_full,
+                        threshold=self.tolerance,
+                        chunk=chunk,
+                        depth=d,
+                    )
                 strata.absorb(utility.cache)
-                if strata.filled():
-                    current = strata.estimate()
+                current = strata.estimate()
             estimate[:] = [current]
-            return n
+            return len(perms)
 
-        samples, converged = run_until(self._rule(n), utility, step, lambda: estimate[0])
+        samples, converged = run_until(rule, utility, step, lambda: estimate[0])
         values, stderr = estimate[0]
         return values.copy(), stderr, samples, converged
+
+
+def _small_coalitions(n: int, depth: int) -> list[Coalition]:
+    """Every coalition of 1 to ``depth`` players (``depth < n``), smallest first."""
+    return [
+        frozenset(c)
+        for size in range(1, min(depth, n - 1) + 1)
+        for c in itertools.combinations(range(n), size)
+    ]
+
+
+def _ladder_depths(n: int, exact_depth: int) -> list[int]:
+    """Depths ``n//2, n//4, ...`` of the short blocks walked after each full block, each above
+    ``exact_depth`` (the strata below it are exact already). Position ``k`` is then sampled
+    about ``1 + log2(n / k)`` times per step: the small coalitions, whose marginal contributions
+    vary most in a federated round, get the most samples (a rough Neyman allocation)."""
+    depths = []
+    d = n // 2
+    while d > max(exact_depth, 1):
+        depths.append(d)
+        d //= 2
+    return depths

@@ -25,39 +25,29 @@ def permutation_marginals(
     *,
     threshold: float = 0.0,
     chunk: int | None = None,
+    depth: int | None = None,
 ) -> np.ndarray:
-    """``(B, n)`` array: entry ``[b, i]`` is player i's marginal contribution in ``perms[b]``."""
-    return permutation_walk(utility, perms, u_empty, u_full, threshold=threshold, chunk=chunk)[0]
+    """``(B, n)`` array: entry ``[b, i]`` is player i's marginal contribution in ``perms[b]``.
 
-
-def permutation_walk(
-    utility: Utility,
-    perms: np.ndarray,
-    u_empty: float,
-    u_full: float,
-    *,
-    threshold: float = 0.0,
-    chunk: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Marginals as in :func:`permutation_marginals`, and a ``(B, n)`` boolean array marking
-    the positions ``[b, j]`` that were truncated (their marginal was set to zero unevaluated)."""
+    With ``depth`` only the first ``depth`` positions are walked (later marginals stay zero):
+    GTG uses such short walks to sample small coalitions more often.
+    """
     batch, n = perms.shape
-    truncated_at = np.full(batch, n, dtype=np.int64)
+    end = n if depth is None else max(0, min(int(depth), n))
     step = n if chunk is None else max(1, int(chunk))
     marginals = np.zeros((batch, n), dtype=np.float64)
     previous = np.full(batch, float(u_empty))
     done = np.zeros(batch, dtype=np.int64)  # prefix length already accounted for
     prefixes: list[Coalition] = [frozenset()] * batch
-    running = [b for b in range(batch) if n > 0]
+    running = [b for b in range(batch) if end > 0]
     while running:
         requests: list[Coalition] = []
         plan: list[tuple[int, int, int]] = []  # (perm, first request index, last prefix length)
         still: list[int] = []
         for b in running:
             if abs(u_full - previous[b]) < threshold:
-                truncated_at[b] = done[b]
                 continue  # truncated: the remaining marginals stay zero
-            last = min(int(done[b]) + step, n)
+            last = min(int(done[b]) + step, end)
             first = len(requests)
             prefix = prefixes[b]
             for j in range(int(done[b]) + 1, min(last, n - 1) + 1):
@@ -72,14 +62,13 @@ def permutation_walk(
             for offset, j in enumerate(range(int(done[b]) + 1, last + 1)):
                 if abs(u_full - prev) < threshold:
                     truncated = True
-                    truncated_at[b] = j - 1
                     break
                 current = u_full if j == n else float(values[first + offset])
                 marginals[b, perms[b, j - 1]] = current - prev
                 prev = current
             previous[b] = prev
             done[b] = last
-            if not truncated and last < n:
+            if not truncated and last < end:
                 still.append(b)
         running = still
-    return marginals, np.arange(n)[None, :] >= truncated_at[:, None]
+    return marginals

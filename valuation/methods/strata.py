@@ -12,8 +12,8 @@ enumeration), the set of cached pairs in stratum ``(i, k)`` is exchangeable unde
 ``N∖{i}``, so its mean has expectation ``m_{i,k}``. A stratum whose every subset is cached is
 exact, and its standard error is zero (finite-population correction).
 
-Zero samples can be added to a stratum (``add_zeros``): GTG-Shapley's within-round truncation
-gives the players after a truncation point a zero marginal without evaluating anything.
+A stratum with no cached pair at all counts as zero (GTG's within-round truncation assumption:
+the players after a truncation point add nothing).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ class SizeStrata:
         self.sums = np.zeros((n_players, n_players), dtype=np.float64)
         self.squares = np.zeros((n_players, n_players), dtype=np.float64)
         self.counts = np.zeros((n_players, n_players), dtype=np.int64)
-        self.zeros = np.zeros((n_players, n_players), dtype=np.int64)
         self._values: dict[int, float] = {}
         self._seen = 0
         self._population = np.array(
@@ -73,24 +72,15 @@ class SizeStrata:
         self.squares[player, size] += diff * diff
         self.counts[player, size] += 1
 
-    def add_zeros(self, players: np.ndarray, sizes: np.ndarray) -> None:
-        """Record zero marginals (truncated positions) for ``players[t]`` at ``sizes[t]``."""
-        np.add.at(self.zeros, (players, sizes), 1)
-
-    def filled(self) -> bool:
-        """True when every stratum has at least one sample (the estimate is then defined)."""
-        return bool(np.all(self.counts + self.zeros > 0))
-
     def estimate(self) -> tuple[np.ndarray, np.ndarray]:
         """Values and standard errors; an empty stratum counts as zero."""
-        total = self.counts + self.zeros
+        total = self.counts
         safe = np.maximum(total, 1)
         means = self.sums / safe
         variance = np.maximum(self.squares / safe - means**2, 0.0)
         variance *= np.where(total > 1, total / np.maximum(total - 1, 1), 0.0)
-        # A stratum all of whose pairs are known (and no zeros stand in for any) is exact.
+        # Finite-population correction: a stratum all of whose pairs are known is exact.
         unseen = np.clip(1.0 - self.counts / self._population[None, :], 0.0, 1.0)
-        unseen = np.where(self.zeros > 0, 1.0, unseen)
         stratum_var = variance / safe * unseen
         values = means.sum(axis=1) / self.n
         stderr = np.sqrt(stratum_var.sum(axis=1)) / self.n

@@ -11,7 +11,7 @@ from valuation.methods.base import ValuationMethod, evaluate, run_until
 from valuation.methods.permutations import permutation_marginals
 from valuation.running import RunningMoments
 from valuation.samplers import PermutationSampler
-from valuation.stopping import HistoryDeviation, MaxUpdates, StoppingRule
+from valuation.stopping import StoppingRule, rule_from_options
 from valuation.utility import CachedUtility
 
 
@@ -23,6 +23,11 @@ class TMCShapley(ValuationMethod):
     disables truncation (the estimator is then unbiased). Permutations are drawn
     ``batch_size`` at a time and their prefixes evaluated together (see
     :mod:`valuation.methods.permutations`); the stopping rule is checked after each batch.
+
+    The rule is ``stop`` or, by default, ``HistoryDeviation(history, rtol) |
+    MaxUpdates(max_permutations)`` (defaults 10, 0.01, 2000); ``max_evaluations`` and
+    ``max_permutations`` are plain-number budgets a report can record, added to either
+    (see :func:`~valuation.stopping.rule_from_options`).
     """
 
     name = "tmc"
@@ -36,6 +41,10 @@ class TMCShapley(ValuationMethod):
         batch_size: int = 16,
         antithetic: bool = False,
         prefix_chunk: int | None = None,
+        max_evaluations: int | None = None,
+        max_permutations: int | None = None,
+        rtol: float | None = None,
+        history: int | None = None,
     ) -> None:
         if not tolerance >= 0:
             raise MethodError(f"tolerance must be >= 0, got {tolerance}")
@@ -43,7 +52,18 @@ class TMCShapley(ValuationMethod):
             raise MethodError(f"batch_size must be >= 1, got {batch_size}")
         self.seed = seed
         self.tolerance = float(tolerance)
-        self.stop = stop if stop is not None else HistoryDeviation(10, 0.01) | MaxUpdates(2000)
+        self.stop = rule_from_options(
+            stop,
+            default_max_permutations=2000,
+            max_evaluations=max_evaluations,
+            max_permutations=max_permutations,
+            rtol=rtol,
+            history=history,
+        )
+        self.max_evaluations = max_evaluations
+        self.max_permutations = max_permutations
+        self.rtol = rtol
+        self.history = history
         self.batch_size = batch_size
         self.antithetic = antithetic
         self.prefix_chunk = prefix_chunk
@@ -56,6 +76,10 @@ class TMCShapley(ValuationMethod):
             "batch_size": self.batch_size,
             "antithetic": self.antithetic,
             "prefix_chunk": self.prefix_chunk,
+            "max_evaluations": self.max_evaluations,
+            "max_permutations": self.max_permutations,
+            "rtol": self.rtol,
+            "history": self.history,
         }
 
     def _fit(self, utility: CachedUtility) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
