@@ -424,3 +424,20 @@ def test_bad_budget_options_are_refused_through_make_method() -> None:
         value(additive([1.0, 2.0]), "gtg", max_evaluations=-5)
     with pytest.raises(MethodError):
         value(additive([1.0, 2.0]), "tmc", rtol=0.1, stop=MaxUpdates(3))
+
+
+def test_permutation_walk_to_a_depth_stops_there() -> None:
+    # prepare
+    u = random_table(6, seed=9)
+    perms = np.array([[3, 1, 5, 0, 2, 4], [0, 1, 2, 3, 4, 5]])
+    full_game, short_game = CachedUtility(table_game(u)), CachedUtility(table_game(u))
+
+    # act
+    full = permutation_marginals(full_game, perms, u[0], u[63])
+    short = permutation_marginals(short_game, perms, u[0], u[63], depth=3)
+
+    # assert: the first three players of each permutation match, the rest were not walked
+    for b, perm in enumerate(perms):
+        np.testing.assert_array_equal(short[b, perm[:3]], full[b, perm[:3]])
+        np.testing.assert_array_equal(short[b, perm[3:]], 0.0)
+    assert max(len(c) for c in short_game.cache) == 3
