@@ -37,9 +37,15 @@ class GTGShapley(ValuationMethod):
       ``antithetic=True`` follows each Latin block by its reversed rows.
     * Estimate: with ``reuse_cache=True`` (default) each player's value is the mean over
       coalition sizes of its mean marginal contribution at that size, taken over *every* pair
-      ``(S, S ∪ {i})`` present in the utility cache (:class:`~valuation.methods.strata.SizeStrata`),
-      truncated positions counting as zero marginals. Without it, the plain running average of
-      the permutations' marginals (for full Latin blocks both weight every size equally).
+      ``(S, S ∪ {i})`` present in the utility cache (:class:`~valuation.methods.strata.SizeStrata`);
+      only evaluated pairs count (a stratum that truncation left empty counts as zero). Then
+      every coalition of at most ``exact_depth`` players (default 2) is evaluated first, making
+      the most variable strata exact, and ``ladder`` adds short Latin walks (depths n/2, n/4,
+      ...) after each block so small coalitions are sampled more. Without ``reuse_cache``: the
+      plain running average of the permutations' marginals, truncated ones as zeros (paper).
+    * Budgets: when the rule holds a ``MaxEvaluations``, an iteration walks only the rows and
+      short walks the remaining budget pays for, so the budget is not overshot (beyond one
+      permutation, and the first iteration's small coalitions).
     * Convergence: the estimate is checked after every block by ``stop``. Without ``stop`` the
       rule is ``HistoryDeviation(history, rtol)`` (relative change over the last ``history``
       blocks at most ``rtol``, defaults 10 and 0.01) ``| MaxUpdates(max_permutations)``
@@ -98,15 +104,17 @@ class GTGShapley(ValuationMethod):
         self.max_permutations = max_permutations
         self.rtol = rtol
         self.history = history
-        self._rule = lambda n: rule_from_options(
-            stop,
-            default_max_permutations=100 * n,
-            max_evaluations=max_evaluations,
-            max_permutations=max_permutations,
-            rtol=rtol,
-            history=history,
-        )
         self._rule(2)  # validate the options now, not at fit time
+
+    def _rule(self, n: int) -> StoppingRule:
+        return rule_from_options(
+            self.stop,
+            default_max_permutations=100 * n,
+            max_evaluations=self.max_evaluations,
+            max_permutations=self.max_permutations,
+            rtol=self.rtol,
+            history=self.history,
+        )
 
     def _depth(self) -> int:
         if self.exact_depth is not None:
