@@ -195,5 +195,3 @@ class Coordinator:
         except ContractRevert as exc:
             self.log(f"{what}: not done ({exc.error_name}); will re-check")
             return False
-
-
