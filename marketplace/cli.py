@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 from typing import Any
 
 import click
 
 from marketplace.errors import FedmarketError
+from marketplace.settings import Settings
 
 # name -> ("module", "attribute", "one-line help")
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="fedmarket", standalone_mode=False)
     except FedmarketError as exc:
-        if os.environ.get("FEDMARKET_DEBUG"):
+        if Settings.from_env().debug:
             raise
         click.secho(f"error: {exc.user_message()}", fg="red", err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ Variables:
     FEDMARKET_IPFS      ``embedded`` (default: a block store under FEDMARKET_HOME) or the URL of a
                         Kubo RPC API, e.g. ``http://127.0.0.1:5001``.
     FEDMARKET_KEY_PASSWORD  password for keystore files when not prompted (scripts, the demo).
+    FEDMARKET_DEBUG     any value: show tracebacks instead of one-line errors.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     rpc_url: str | None = None
     ipfs: str = "embedded"
     key_password: str | None = None
+    debug: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,6 +42,7 @@ class Settings:
             rpc_url=env.get("FEDMARKET_RPC_URL") or None,
             ipfs=env.get("FEDMARKET_IPFS") or "embedded",
             key_password=env.get("FEDMARKET_KEY_PASSWORD") or None,
+            debug=bool(env.get("FEDMARKET_DEBUG")),
         )
 
     @property
