@@ -16,6 +16,8 @@ from marketplace.errors import DevnetError
 from marketplace.settings import Settings
 
 DEFAULT_PORT = 8545
+#: How long `up` waits for the port of a chain that crashed to be released by the kernel.
+CRASHED_PORT_WAIT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,10 @@ def up(settings: Settings, *, engine: str = "anvil", port: int | None = None) ->
         )
     had_state = _has_saved_state(devnet_dir, engine)
     if node is None:
-        process.stop(devnet_dir)  # clears a stale node file of a dead process
-        node = process.start(devnet_dir, engine=engine, port=port)
+        crashed = process.read_node(devnet_dir)  # a record left by a chain that died
+        process.stop(devnet_dir)  # clears that stale record
+        wait = CRASHED_PORT_WAIT_S if crashed is not None and crashed.port == port else 0.0
+        node = process.start(devnet_dir, engine=engine, port=port, port_wait=wait)
     w3 = connect(node.rpc_url)
     deployments = existing
     deployed = False

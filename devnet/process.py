@@ -144,8 +144,16 @@ def start(
     port: int = 8545,
     host: str = "127.0.0.1",
     ready_timeout: float = 60.0,
+    port_wait: float = 0.0,
 ) -> NodeInfo:
-    """Start the chain detached and wait until its RPC answers."""
+    """Start the chain detached and wait until its RPC answers.
+
+    ``port_wait`` gives a port a few seconds to free up: after a crash, the kernel can hold
+    the dead chain's sockets on it for a moment.
+    """
+    deadline = time.monotonic() + port_wait
+    while port_in_use(host, port) and time.monotonic() < deadline:
+        time.sleep(0.2)
     if port_in_use(host, port):
         raise DevnetError(
             f"port {port} on {host} is already in use",
