@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from devnet import manager  # noqa: E402
 from devnet.accounts import dev_account  # noqa: E402
 from devnet.faucet import fund  # noqa: E402
+from devnet.process import free_port  # noqa: E402
 from marketplace.api.indexer import ChainSource, Indexer  # noqa: E402
 from marketplace.audit import audit_task  # noqa: E402
 from marketplace.chain.client import MarketplaceClient  # noqa: E402
@@ -59,12 +59,6 @@ from valuation.architecture import ModelSpec, parameter_shapes  # noqa: E402
 TOKEN = 10**18
 REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 1, 2, 3
 WINDOWS = Windows(commit=600, reveal=600, settle=3600, challenge=5)  # skipped, never waited
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def advance(client: MarketplaceClient, seconds: int) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devnet import manager
 from devnet.accounts import dev_account
+from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
 from marketplace.chain.rpc import connect
@@ -42,12 +42,6 @@ from marketplace.settings import Settings
 TOKEN = 10**18
 CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
 TARGETS = {"commit_plus_reveal": 120_000, "settle": 150_000, "claim": 100_000}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Bench:

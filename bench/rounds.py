@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from devnet import manager
 from devnet.accounts import dev_account
 from devnet.deployments import Deployments
 from devnet.faucet import fund
+from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
 from marketplace.chain.transactor import Transactor
@@ -96,12 +96,6 @@ class Clock:
 
         setattr(owner, name, timed)
         return lambda: setattr(owner, name, original)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def play(

@@ -93,6 +93,13 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for tests and benchmarks that start a devnet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def rpc_ready(rpc_url: str, timeout: float = 1.0) -> bool:
     """True when the endpoint answers ``eth_chainId``."""
     try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.structs import Phase, RoundStatus
 from marketplace.errors import ContractRevert, ProtocolError
+from marketplace.ledger import Ledger
 from marketplace.ledger_lookup import TaskFacts, task_facts
 from marketplace.round_compute import (
     RoundInputs,
@@ -124,14 +125,11 @@ class Coordinator:
     def current_global_cid(self) -> str:
         """The model the next round starts from: the latest valid settlement's, else the initial."""
         events = self.client.task_events(self.task_id, self.facts.created_block)
-        voided = {
-            e.args["round"] for e in events if e.name == "ChallengeResolved" and e.args["upheld"]
-        }
-        cid = self.facts.initial_model_cid
-        for event in events:
-            if event.name == "RoundSettled" and event.args["round"] not in voided:
-                cid = str(event.args["new_global_cid"])
-        return cid
+        ledger = Ledger.from_events(self.task_id, events)
+        last = ledger.last_valid_settlement_before(max(ledger.rounds, default=0) + 1)
+        if last is None or last.settlement is None:
+            return self.facts.initial_model_cid
+        return str(last.settlement["new_global_cid"])
 
     def _settle(self, round_: int) -> None:
         inputs: RoundInputs = gather_inputs(

@@ -193,7 +193,8 @@ def _run(
     except ContractRevert as exc:
         if exc.error_name != "MarketplaceNothingToRefund":
             raise
-    aggregator.withdraw_credit() if aggregator.credits(aggregator.address) else None
+    if aggregator.credits(aggregator.address):  # the bonds of its final settlements
+        aggregator.withdraw_credit()
     publish_validation(requester, store, task_id, validation)  # now anyone can audit
     claimed = {a: requester.claimed(task_id, a) for a in addresses}
     after = {a: requester.balance(a) for a in addresses}

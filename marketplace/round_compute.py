@@ -28,7 +28,10 @@ from marketplace.ledger_lookup import TaskFacts
 from marketplace.merkle import PayoutTree
 from marketplace.payouts import add_payouts, load_report
 from marketplace.round_report import RoundReport, SubmissionRecord
-from marketplace.storage import ContentStore
+from marketplace.storage import (  # compute_cid: CIDs without writing (audit)
+    ContentStore,
+    compute_cid,
+)
 from marketplace.task_spec import TaskSpec
 from marketplace.update_checks import CandidateUpdate, screen_updates
 from marketplace.valuation_step import Validation, value_round
@@ -250,7 +253,7 @@ def compute_round(
     else:
         new_params = dict(prev_params)
     new_blob = encode_weights(new_params)
-    new_cid = store.add(new_blob).cid if publish else store_cid(store, new_blob)
+    new_cid = store.add(new_blob).cid if publish else str(compute_cid(new_blob))
 
     valuation_record: dict[str, Any] | None = None
     round_payouts: dict[str, int] = {}
@@ -309,7 +312,7 @@ def compute_round(
         },
     )
     report_blob = report.to_json()
-    report_cid = store.add(report_blob).cid if publish else store_cid(store, report_blob)
+    report_cid = store.add(report_blob).cid if publish else str(compute_cid(report_blob))
     return RoundOutcome(
         report=report,
         report_cid=report_cid,
@@ -320,13 +323,6 @@ def compute_round(
         prev_params=prev_params,
         accepted_updates=dict(zip(addresses, updates, strict=True)),
     )
-
-
-def store_cid(store: ContentStore, data: bytes) -> str:
-    """The CID ``data`` would get, without storing it (the audit must not write)."""
-    from marketplace.storage import compute_cid
-
-    return str(compute_cid(data))
 
 
 def score_model(

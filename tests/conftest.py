@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/fmkit.py
 from fmkit import Devnet
 
 from devnet import manager
+from devnet.process import free_port
 from devnet.tools import NODE_MODULES
 from marketplace.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ only the clock is moved (``evm_increaseTime``) so windows pass without waiting.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ from web3 import Web3
 
 from devnet.accounts import dev_account
 from devnet.deployments import Deployments
+from marketplace.accounts import create_account
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
 from marketplace.chain.rpc import connect
@@ -228,3 +231,35 @@ def play_round(s: Scenario, coord: Coordinator, nodes: list[ParticipantNode]) ->
     s.to_reveal_end()
     coord.step()
     return round_
+
+
+#: Password of every keystore the CLI tests create in the session's home.
+CLI_PASSWORD = "cli-test-password"
+
+
+def fedmarket(devnet: Devnet, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `fedmarket` CLI in a subprocess against the session's devnet and home."""
+    env = {
+        **os.environ,
+        "FEDMARKET_HOME": str(devnet.settings.home),
+        "FEDMARKET_KEY_PASSWORD": CLI_PASSWORD,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def keystore(devnet: Devnet, name: str, index: int) -> str:
+    """A keystore ``name`` holding dev account ``index`` (created once); returns the name."""
+    if not (devnet.settings.keystore_dir / f"{name}.json").exists():
+        create_account(
+            devnet.settings.keystore_dir,
+            CLI_PASSWORD,
+            private_key=bytes(dev_account(index).key),
+            name=name,
+        )
+    return name

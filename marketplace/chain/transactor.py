@@ -8,7 +8,6 @@ Every transaction is estimated first, so a revert is reported (decoded into a na
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -198,6 +197,3 @@ class Transactor:
             message = str(exc)
             return ContractRevert("Error", (message,), function=label)
         return self.decoder.decode(data, function=label)
-
-
-AccountFactory = Callable[[], LocalAccount]

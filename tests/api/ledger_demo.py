@@ -8,13 +8,13 @@ result. ``shutdown()`` (idempotent) stops the devnet at the end of the session.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from devnet import manager
+from devnet.process import free_port
 from devnet.tools import NODE_MODULES
 from marketplace.demo import DemoConfig, DemoResult, run_demo
 from marketplace.settings import Settings
@@ -38,12 +38,6 @@ class LedgerDemo:
 _lock = threading.Lock()
 _demo: LedgerDemo | None = None
 _home: Path | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def anvil_available() -> bool:

@@ -9,29 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fmkit import Devnet, make_scenario
+from fmkit import Devnet, fedmarket, make_scenario
 
 from participant.data import load_digits, save_npz, train_validation_split
 
 pytestmark = pytest.mark.anvil
-PASSWORD = "cli-test-password"
-
-
-def fedmarket(
-    devnet: Devnet, *args: str, home: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "FEDMARKET_HOME": str(home or devnet.settings.home),
-        "FEDMARKET_KEY_PASSWORD": PASSWORD,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_account_new_list_fund_never_prints_the_key(devnet: Devnet) -> None:

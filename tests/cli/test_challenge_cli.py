@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fmkit import TOKEN, Devnet, coordinator_for, make_scenario, nodes_for, play_round
+from fmkit import (
+    TOKEN,
+    Devnet,
+    coordinator_for,
+    fedmarket,
+    keystore,
+    make_scenario,
+    nodes_for,
+    play_round,
+)
 
 from devnet.accounts import dev_account
-from marketplace.accounts import create_account
 from marketplace.chain.structs import RoundStatus
 from marketplace.merkle import PayoutTree
 from marketplace.round_compute import RoundOutcome
@@ -21,34 +26,6 @@ from participant.behaviours import Honest
 from participant.data import save_npz
 
 pytestmark = pytest.mark.anvil
-PASSWORD = "test-password"
-
-
-def fedmarket(devnet: Devnet, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "FEDMARKET_HOME": str(devnet.settings.home),
-        "FEDMARKET_KEY_PASSWORD": PASSWORD,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def keystore(devnet: Devnet, name: str, index: int) -> str:
-    path = devnet.settings.keystore_dir / f"{name}.json"
-    if not path.exists():
-        create_account(
-            devnet.settings.keystore_dir,
-            PASSWORD,
-            private_key=bytes(dev_account(index).key),
-            name=name,
-        )
-    return name
 
 
 def overpay(outcome: RoundOutcome, _store: ContentStore) -> RoundOutcome:

@@ -15,6 +15,7 @@ import pytest
 
 from devnet import manager, process
 from devnet.accounts import dev_account
+from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
 from marketplace.errors import ChainError, ConfigError, DevnetError
@@ -25,12 +26,6 @@ from marketplace.tasks import create_task
 from valuation.architecture import ModelSpec
 
 pytestmark = pytest.mark.anvil
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

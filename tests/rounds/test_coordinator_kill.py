@@ -11,10 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fmkit import Devnet, make_scenario
+from fmkit import CLI_PASSWORD, Devnet, keystore, make_scenario
 
-from devnet.accounts import dev_account
-from marketplace.accounts import create_account
 from marketplace.chain.structs import Phase
 from marketplace.ledger_lookup import task_facts
 from marketplace.round_compute import compute_round, gather_inputs
@@ -23,7 +21,6 @@ from participant.data import save_npz
 from participant.node import ParticipantNode
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
-PASSWORD = "kill-test"
 
 
 def start_coordinator(
@@ -32,7 +29,7 @@ def start_coordinator(
     env = {
         **os.environ,
         "FEDMARKET_HOME": str(devnet.settings.home),
-        "FEDMARKET_KEY_PASSWORD": PASSWORD,
+        "FEDMARKET_KEY_PASSWORD": CLI_PASSWORD,
         "PYTHONUNBUFFERED": "1",
     }
     with log.open("ab") as out:
@@ -70,13 +67,7 @@ def test_killed_coordinator_restarts_and_settles_every_round_once(
     devnet: Devnet, tmp_path: Path
 ) -> None:
     s = make_scenario(devnet, n=2, rounds=2, seed=11)
-    if not (devnet.settings.keystore_dir / "aggregator-kill.json").exists():
-        create_account(
-            devnet.settings.keystore_dir,
-            PASSWORD,
-            private_key=bytes(dev_account(2).key),
-            name="aggregator-kill",
-        )
+    keystore(devnet, "aggregator-kill", 2)
     validation = save_npz(s.validation, tmp_path / "validation.npz")
     store = devnet.store()
     nodes = [

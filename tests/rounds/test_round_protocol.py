@@ -64,7 +64,6 @@ def test_rounds_pay_contributors_and_audit_ok(devnet: Devnet) -> None:
     finish(s, coord, nodes)
 
     first, second = report_of(s, 1), report_of(s, 2)
-    initial_accuracy = first.metrics  # noqa: F841 (kept for debugging)
     assert second.accuracy is not None and first.accuracy is not None
     assert second.accuracy > first.accuracy - 0.02
     budget = 2 * 100 * TOKEN
