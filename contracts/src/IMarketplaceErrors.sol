@@ -5,7 +5,7 @@ pragma solidity ^0.8.24;
 /// @notice Every revert of the Marketplace is one of these (or a SafeERC20/token error when a
 /// transfer is not funded or approved). `phase` arguments are `Phase` values (see MarketplaceTypes).
 interface IMarketplaceErrors {
-    /// @notice A TaskParams field is zero, out of range or absurd.
+    /// @notice A constructor or TaskParams value is zero, out of range, absurd, or a role clash.
     error MarketplaceInvalidParameter(string name);
     /// @notice No task has this id.
     error MarketplaceUnknownTask(uint256 taskId);
@@ -19,10 +19,11 @@ interface IMarketplaceErrors {
     error MarketplaceNotRequester(uint256 taskId, address account);
     /// @notice Only the task's aggregator may call this.
     error MarketplaceNotAggregator(uint256 taskId, address account);
-    /// @notice Only the task's arbiter (or the requester when there is none) may resolve.
-    error MarketplaceNotResolver(uint256 taskId, address account);
-    /// @notice The aggregator cannot challenge its own settlement.
-    error MarketplaceAggregatorCannotChallenge(uint256 taskId, address account);
+    /// @notice Only the task's arbiter may rule on challenges.
+    error MarketplaceNotArbiter(uint256 taskId, address account);
+    /// @notice The account already has another role in the task (the aggregator or the arbiter
+    /// cannot join, the aggregator or the arbiter cannot challenge).
+    error MarketplaceRoleConflict(uint256 taskId, address account);
     /// @notice The stake is below the task's minimum.
     error MarketplaceStakeTooLow(uint256 taskId, uint256 stake, uint256 minStake);
     /// @notice The stake is above what the marketplace can account for.
@@ -55,20 +56,36 @@ interface IMarketplaceErrors {
     error MarketplaceNothingToSlash(uint256 taskId, uint32 round, address participant);
     /// @notice The participant already withdrew its stake.
     error MarketplaceStakeAlreadyWithdrawn(uint256 taskId, address participant);
-    /// @notice No settlement of the task is final yet, so nothing can be claimed.
-    error MarketplaceNoFinalSettlement(uint256 taskId);
-    /// @notice The proof does not show (account, cumulativeAmount) under the final payout root.
-    error MarketplaceInvalidProof(uint256 taskId, address account, uint256 cumulativeAmount);
-    /// @notice cumulativeAmount does not exceed what the account already claimed.
-    error MarketplaceNothingToClaim(
-        uint256 taskId, address account, uint256 cumulativeAmount, uint256 alreadyClaimed
+    /// @notice This account already challenged this settlement.
+    error MarketplaceAlreadyChallenged(uint256 taskId, uint32 round, address account);
+    /// @notice This account has no challenge of this settlement in the required state.
+    error MarketplaceNotChallenger(uint256 taskId, uint32 round, address account);
+    /// @notice The revealed evidence does not hash to the challenge's commitment.
+    error MarketplaceEvidenceMismatch(uint256 taskId, uint32 round, address account);
+    /// @notice No challenger revealed evidence: there is nothing to rule on.
+    error MarketplaceNoEvidence(uint256 taskId, uint32 round);
+    /// @notice The round's settlement is not final (yet).
+    error MarketplaceRoundNotFinal(uint256 taskId, uint32 round);
+    /// @notice Only accounts that revealed in the round can be paid for it.
+    error MarketplaceNotRevealer(uint256 taskId, uint32 round, address account);
+    /// @notice The account already claimed its payout of this round.
+    error MarketplaceAlreadyClaimed(uint256 taskId, uint32 round, address account);
+    /// @notice The proof does not show (taskId, round, account, amount) under the round's root.
+    error MarketplaceInvalidProof(uint256 taskId, uint32 round, address account, uint256 amount);
+    /// @notice Nothing to claim: an empty claim list (round 0) or a zero amount.
+    error MarketplaceNothingToClaim(uint256 taskId, uint32 round, address account);
+    /// @notice Paying this claim would make the round's claims exceed its totalPaid.
+    error MarketplaceClaimExceedsRoundTotal(
+        uint256 taskId, uint32 round, uint256 claimedAfter, uint256 totalPaid
     );
-    /// @notice Paying this claim would exceed the task's final allocations.
-    error MarketplaceClaimExceedsAllocation(
-        uint256 taskId, uint256 totalClaimedAfter, uint256 totalAllocated
-    );
+    /// @notice The task ended and its claim window closed at `claimDeadline` (inclusive).
+    error MarketplaceClaimsClosed(uint256 taskId, uint64 claimDeadline);
+    /// @notice The refund of a task that ran a round needs the validation set published first.
+    error MarketplaceValidationNotPublished(uint256 taskId);
     /// @notice Nothing is left to refund to the requester.
     error MarketplaceNothingToRefund(uint256 taskId);
+    /// @notice This challenger has nothing to collect from this round (bond lost or taken).
+    error MarketplaceNothingToCollect(uint256 taskId, uint32 round, address account);
     /// @notice The account has no credited bonds.
     error MarketplaceNoCredit(address account);
 }

@@ -6,7 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {Marketplace} from "../src/Marketplace.sol";
-import {TaskParams} from "../src/MarketplaceTypes.sol";
+import {RoundClaim, TaskParams} from "../src/MarketplaceTypes.sol";
 import {MarketplaceFixture} from "./utils/MarketplaceFixture.sol";
 
 /// @notice A token that calls back into the marketplace on every transfer it sends.
@@ -43,7 +43,7 @@ contract ReentrantToken is ERC20 {
 contract MarketplaceEdgesTest is MarketplaceFixture {
     function testEveryCallOnAnUnknownTaskReverts() public {
         bytes memory unknown = abi.encodeWithSelector(MarketplaceUnknownTask.selector, 99);
-        bytes32[] memory proof = new bytes32[](0);
+        RoundClaim[] memory claims = new RoundClaim[](1);
         vm.startPrank(alice);
         vm.expectRevert(unknown);
         market.join(99, MIN_STAKE);
@@ -54,9 +54,15 @@ contract MarketplaceEdgesTest is MarketplaceFixture {
         vm.expectRevert(unknown);
         market.reveal(99, "c", 0, 1, 0);
         vm.expectRevert(unknown);
-        market.challenge(99, 1, "e");
+        market.challenge(99, 1, bytes32(uint256(1)));
         vm.expectRevert(unknown);
-        market.resolve(99, 1, true);
+        market.revealEvidence(99, 1, "e", 0);
+        vm.expectRevert(unknown);
+        market.reject(99, 1);
+        vm.expectRevert(unknown);
+        market.uphold(99, 1, "m", "r", 0, 0);
+        vm.expectRevert(unknown);
+        market.collectChallenge(99, 1);
         vm.expectRevert(unknown);
         market.finalize(99);
         vm.expectRevert(unknown);
@@ -64,11 +70,15 @@ contract MarketplaceEdgesTest is MarketplaceFixture {
         vm.expectRevert(unknown);
         market.windDown(99);
         vm.expectRevert(unknown);
-        market.claim(99, 1, proof);
+        market.claim(99, claims);
         vm.expectRevert(unknown);
         market.withdrawStake(99);
         vm.expectRevert(unknown);
         market.refund(99);
+        vm.expectRevert(unknown);
+        market.cancel(99);
+        vm.expectRevert(unknown);
+        market.publishValidation(99, "v");
         vm.expectRevert(abi.encodeWithSelector(MarketplaceNotAggregator.selector, 99, alice));
         market.settle(99, "m", "r", 0, 0);
         vm.stopPrank();
@@ -87,6 +97,7 @@ contract MarketplaceEdgesTest is MarketplaceFixture {
         );
         vm.prank(bob);
         market.join(taskId, MIN_STAKE);
+        publishValidation(taskId);
         uint256 before = token.balanceOf(requester);
 
         vm.prank(requester);
@@ -94,36 +105,49 @@ contract MarketplaceEdgesTest is MarketplaceFixture {
 
         vm.assertEq(token.balanceOf(requester) - before, BUDGET - 100 ether, "unallocated part");
         vm.assertEq(market.getTask(taskId).status, 2, "ended in storage");
-        vm.assertEq(market.credits(aggregator), BOND, "bond returned on finalization");
+        vm.assertEq(market.credits(aggregator), BOND, "bond returned at the end");
         vm.prank(alice);
         market.withdrawStake(taskId);
     }
 
     function testClaimCannotBeReentered() public {
         ReentrantToken evil = new ReentrantToken();
-        Marketplace m = new Marketplace(IERC20(address(evil)));
+        Marketplace m = new Marketplace(IERC20(address(evil)), MIN_WINDOW);
         TaskParams memory p = defaultParams();
         p.rounds = 1;
-        p.settleBond = 0;
         evil.mint(requester, BUDGET);
+        evil.mint(aggregator, BOND);
+        evil.mint(alice, MIN_STAKE);
         vm.prank(requester);
+        evil.approve(address(m), type(uint256).max);
+        vm.prank(aggregator);
+        evil.approve(address(m), type(uint256).max);
+        vm.prank(alice);
         evil.approve(address(m), type(uint256).max);
         vm.prank(requester);
         uint256 taskId = m.createTask(p);
-        uint256[] memory v = new uint256[](1);
-        v[0] = 10 ether;
-        bytes32 root = rootOf(single(alice), v);
+        vm.prank(alice);
+        m.join(taskId, MIN_STAKE);
         vm.prank(aggregator);
         m.openRound(taskId, MODEL0);
-        vm.warp(block.timestamp + COMMIT_WINDOW + REVEAL_WINDOW + 1);
+        bytes32 c = m.commitmentFor(taskId, 1, "u", 0, 1, alice, 0);
+        vm.prank(alice);
+        m.commit(taskId, c);
+        vm.warp(block.timestamp + COMMIT_WINDOW + 1);
+        vm.prank(alice);
+        m.reveal(taskId, "u", 0, 1, 0);
+        vm.warp(block.timestamp + REVEAL_WINDOW);
+        bytes32 root = rootOf(taskId, 1, single(alice), one(10 ether));
         vm.prank(aggregator);
         m.settle(taskId, "m1", "r", root, 10 ether);
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
-        bytes32[] memory proof = new bytes32[](0);
-        evil.arm(m, abi.encodeCall(Marketplace.claim, (taskId, 10 ether, proof)));
+        RoundClaim[] memory claims = new RoundClaim[](1);
+        claims[0].round = 1;
+        claims[0].amount = 10 ether;
+        evil.arm(m, abi.encodeCall(Marketplace.claim, (taskId, claims)));
 
         vm.prank(alice);
-        m.claim(taskId, 10 ether, proof);
+        m.claim(taskId, claims);
 
         vm.assertEq(
             keccak256(evil.lastRevert()),

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {RoundInfo} from "../src/MarketplaceTypes.sol";
+import {RoundInfo, TaskInfo} from "../src/MarketplaceTypes.sol";
 import {MarketplaceFixture} from "./utils/MarketplaceFixture.sol";
 
-/// @notice openRound, commit, reveal, settle, windDown and the phase view.
+/// @notice openRound (with the aggregator bond), commit, reveal, settle, windDown and phase.
 contract MarketplaceRoundTest is MarketplaceFixture {
     uint256 internal taskId;
 
@@ -17,6 +17,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
 
     function testOpenRound() public {
         uint64 t0 = uint64(block.timestamp);
+        uint256 before = token.balanceOf(aggregator);
         vm.expectEmit();
         emit RoundOpened(
             taskId,
@@ -26,15 +27,31 @@ contract MarketplaceRoundTest is MarketplaceFixture {
             t0 + COMMIT_WINDOW + REVEAL_WINDOW,
             t0 + COMMIT_WINDOW + REVEAL_WINDOW + SETTLE_WINDOW
         );
+        vm.expectEmit();
+        emit AggregatorBondPosted(taskId, aggregator, BOND);
         openRound(taskId, 1);
 
         RoundInfo memory r = market.getRound(taskId, 1);
-        vm.assertEq(r.status, 1, "open");
+        vm.assertEq(r.status, ROUND_OPEN, "open");
         vm.assertEq(r.openedAt, t0, "openedAt");
         vm.assertEq(r.commitDeadline, t0 + COMMIT_WINDOW, "commit deadline");
         vm.assertEq(r.settleDeadline, t0 + COMMIT_WINDOW + REVEAL_WINDOW + SETTLE_WINDOW, "settle");
-        vm.assertEq(market.getTask(taskId).lastRound, 1, "lastRound");
+        TaskInfo memory t = market.getTask(taskId);
+        vm.assertEq(t.lastRound, 1, "lastRound");
+        vm.assertTrue(t.aggregatorBondHeld, "bond held");
+        vm.assertEq(t.openDeadline, 0, "no round due while one is open");
+        vm.assertEq(before - token.balanceOf(aggregator), BOND, "bond pulled once");
         vm.assertEq(market.phase(taskId), PHASE_COMMIT, "phase");
+    }
+
+    function testBondIsPostedOnceForTheTask() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
+        afterChallengeWindow(taskId, 1);
+        uint256 before = token.balanceOf(aggregator);
+        vm.recordLogs();
+        openRound(taskId, 2);
+        vm.assertEq(vm.getRecordedLogs().length, 2, "finalized + opened, no bond transfer");
+        vm.assertEq(token.balanceOf(aggregator), before, "no second bond");
     }
 
     function testOpenRoundReverts() public {
@@ -62,6 +79,43 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         market.openRound(taskId, MODEL0);
     }
 
+    function testOpenRoundRevertsWithoutBondAllowance() public {
+        vm.prank(aggregator);
+        token.approve(address(market), 0);
+        vm.expectRevert();
+        openRound(taskId, 1);
+    }
+
+    function testOpenRoundOneDeadline() public {
+        uint64 deadline = uint64(block.timestamp) + SETTLE_WINDOW;
+        vm.assertEq(market.getTask(taskId).openDeadline, deadline, "deadline view");
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceTooLate.selector, taskId, 1, deadline));
+        openRound(taskId, 1);
+    }
+
+    function testOpenRoundOneAtDeadline() public {
+        vm.warp(block.timestamp + SETTLE_WINDOW);
+        openRound(taskId, 1);
+        vm.assertEq(market.getTask(taskId).lastRound, 1, "opened at the deadline");
+    }
+
+    function testNextRoundDeadlineCountsFromEffectiveFinalTime() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
+        uint64 finalAt = market.getRound(taskId, 1).challengeDeadline;
+        // nobody finalizes for a while: the deadline still counts from the window's end
+        vm.warp(finalAt + SETTLE_WINDOW + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                MarketplaceTooLate.selector, taskId, 2, finalAt + SETTLE_WINDOW
+            )
+        );
+        openRound(taskId, 2);
+        market.finalize(taskId);
+        vm.assertEq(market.getRound(taskId, 1).finalAt, finalAt, "effective final time");
+        vm.assertEq(market.getTask(taskId).openDeadline, finalAt + SETTLE_WINDOW, "view");
+    }
+
     function testOpenRoundNeedsFinalPreviousRound() public {
         runRound(taskId, 1, pair(alice, bob), bytes32(uint256(1)), 10 ether);
         vm.expectRevert(
@@ -83,37 +137,47 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         market.openRound(taskId, MODEL0);
 
         openRound(taskId, 2);
-        vm.assertEq(market.getRound(taskId, 1).status, 4, "round 1 finalized lazily");
-        vm.assertEq(market.getRound(taskId, 2).status, 1, "round 2 open");
+        vm.assertEq(market.getRound(taskId, 1).status, ROUND_FINAL, "round 1 finalized lazily");
+        vm.assertEq(market.getRound(taskId, 2).status, ROUND_OPEN, "round 2 open");
     }
 
-    function testOpenRoundAfterVoidedRoundKeepsPreviousModel() public {
+    function testOpenRoundNeedsRulingOnChallengedRound() public {
         runRound(taskId, 1, pair(alice, bob), bytes32(uint256(1)), 10 ether);
-        vm.prank(carol);
-        market.challenge(taskId, 1, "bafkreievidence");
-        vm.prank(arbiter);
-        market.resolve(taskId, 1, true);
+        disputeRound(taskId, 1, single(carol));
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 1, PHASE_RULING)
+        );
+        openRound(taskId, 2);
+    }
+
+    function testOpenRoundAfterCorrectionUsesArbitersModel() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(uint256(1)), 10 ether);
+        disputeRound(taskId, 1, single(carol));
+        upholdWith(taskId, 1, bytes32(0), 0);
 
         vm.expectRevert(
             abi.encodeWithSelector(
                 MarketplaceModelMismatch.selector,
                 taskId,
                 2,
-                keccak256(bytes(MODEL0)),
+                keccak256("bafkreicorrected1"),
                 keccak256(bytes(modelCid(1)))
             )
         );
         vm.prank(aggregator);
         market.openRound(taskId, modelCid(1));
 
+        uint256 before = token.balanceOf(aggregator);
+        vm.expectEmit();
+        emit AggregatorBondPosted(taskId, aggregator, BOND);
         vm.prank(aggregator);
-        market.openRound(taskId, MODEL0);
-        vm.assertEq(market.getTask(taskId).lastRound, 2, "round 2 opened on the old model");
+        market.openRound(taskId, "bafkreicorrected1");
+        vm.assertEq(before - token.balanceOf(aggregator), BOND, "a new bond after a forfeit");
     }
 
     function testOpenRoundRevertsAfterEnd() public {
         openRound(taskId, 1);
-        vm.warp(market.getRound(taskId, 1).settleDeadline + 1);
+        afterSettleDeadline(taskId, 1);
         market.windDown(taskId);
         vm.expectRevert(
             abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 1, PHASE_ENDED)
@@ -131,9 +195,11 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         vm.prank(alice);
         market.commit(taskId, c);
 
-        (bytes32 stored, bool revealed) = market.commitmentOf(taskId, 1, alice);
+        (bytes32 stored, bool isRevealed,,) = market.participantRoundOf(taskId, 1, alice);
         vm.assertEq(stored, c, "stored");
-        vm.assertFalse(revealed, "not revealed");
+        vm.assertFalse(isRevealed, "not revealed");
+        (,,,, uint256 unrevealed) = market.participantOf(taskId, alice);
+        vm.assertEq(unrevealed, 1, "pending commitment counted");
     }
 
     function testCommit(bytes32 c) public {
@@ -141,7 +207,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         openRound(taskId, 1);
         vm.prank(bob);
         market.commit(taskId, c);
-        (bytes32 stored,) = market.commitmentOf(taskId, 1, bob);
+        (bytes32 stored,,,) = market.participantRoundOf(taskId, 1, bob);
         vm.assertEq(stored, c, "stored");
     }
 
@@ -183,7 +249,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         openRound(taskId, 1);
         vm.warp(market.getRound(taskId, 1).commitDeadline);
         commit(taskId, 1, alice);
-        (bytes32 stored,) = market.commitmentOf(taskId, 1, alice);
+        (bytes32 stored,,,) = market.participantRoundOf(taskId, 1, alice);
         vm.assertTrue(stored != bytes32(0), "accepted at the deadline");
     }
 
@@ -198,8 +264,9 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         emit Revealed(taskId, 1, alice, cid, sha256(bytes(cid)), 100);
         reveal(taskId, 1, alice);
 
-        (, bool revealed) = market.commitmentOf(taskId, 1, alice);
-        vm.assertTrue(revealed, "revealed");
+        vm.assertTrue(revealed(taskId, 1, alice), "revealed");
+        (,,,, uint256 unrevealed) = market.participantOf(taskId, alice);
+        vm.assertEq(unrevealed, 0, "no pending commitment");
     }
 
     function testReveal(bytes32 digest, uint32 samples, bytes32 salt) public {
@@ -213,8 +280,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         vm.prank(bob);
         market.reveal(taskId, "bafkreix", digest, samples, salt);
 
-        (, bool revealed) = market.commitmentOf(taskId, 1, bob);
-        vm.assertTrue(revealed, "revealed");
+        vm.assertTrue(revealed(taskId, 1, bob), "revealed");
     }
 
     function testRevealReverts() public {
@@ -316,12 +382,14 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         settle(taskId, 1, root, 400 ether);
 
         RoundInfo memory r = market.getRound(taskId, 1);
-        vm.assertEq(r.status, 2, "settled");
+        vm.assertEq(r.status, ROUND_SETTLED, "settled");
         vm.assertEq(r.payoutRoot, root, "root");
         vm.assertEq(r.totalPaid, 400 ether, "paid");
         vm.assertEq(r.newGlobalCidHash, keccak256(bytes(modelCid(1))), "model hash");
         vm.assertEq(r.challengeDeadline, block.timestamp + CHALLENGE_WINDOW, "challenge deadline");
-        vm.assertEq(before - token.balanceOf(aggregator), BOND, "bond pulled");
+        vm.assertEq(r.evidenceDeadline, r.challengeDeadline + REVEAL_WINDOW, "evidence deadline");
+        vm.assertEq(r.resolveDeadline, r.evidenceDeadline + RESOLVE_WINDOW, "resolve deadline");
+        vm.assertEq(token.balanceOf(aggregator), before, "settle pulls no bond");
         vm.assertEq(market.phase(taskId), PHASE_CHALLENGE, "phase after");
     }
 
@@ -368,16 +436,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         settle(taskId, 1, bytes32(0), 0);
     }
 
-    function testSettleRevertsWithoutBondAllowance() public {
-        openRound(taskId, 1);
-        toSettleWindow(taskId, 1);
-        vm.prank(aggregator);
-        token.approve(address(market), 0);
-        vm.expectRevert();
-        settle(taskId, 1, bytes32(0), 0);
-    }
-
-    function testWindDown() public {
+    function testWindDownMissedSettlement() public {
         openRound(taskId, 1);
         commit(taskId, 1, alice);
         uint64 deadline = market.getRound(taskId, 1).settleDeadline;
@@ -386,27 +445,100 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         vm.warp(deadline + 1);
 
         vm.expectEmit();
-        emit TaskEnded(taskId, 1);
+        emit TaskEnded(taskId, ENDED_SETTLEMENT_MISSED, uint64(block.timestamp));
+        vm.expectEmit();
+        emit AggregatorBondForfeited(taskId, 1, BOND, BOND);
         vm.prank(outsider);
         market.windDown(taskId);
 
         vm.assertEq(market.phase(taskId), PHASE_ENDED, "ended");
+        TaskInfo memory t = market.getTask(taskId);
+        vm.assertEq(t.endedAt, block.timestamp, "endedAt");
+        vm.assertEq(t.totalForfeited, BOND, "bond owed to the requester");
+        vm.assertFalse(t.aggregatorBondHeld, "bond no longer held");
+        uint256 before = token.balanceOf(bob);
+        vm.prank(bob);
+        market.withdrawStake(taskId);
+        vm.assertEq(token.balanceOf(bob) - before, MIN_STAKE, "stake back");
+    }
+
+    function testWindDownBeforeRoundOne() public {
+        uint64 deadline = uint64(block.timestamp) + SETTLE_WINDOW;
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceTooEarly.selector, taskId, 0, deadline));
+        market.windDown(taskId);
+        vm.warp(deadline + 1);
+
+        vm.expectEmit();
+        emit TaskEnded(taskId, ENDED_ROUND_NOT_OPENED, uint64(block.timestamp));
+        market.windDown(taskId);
+
+        vm.assertEq(market.getTask(taskId).totalForfeited, 0, "no bond was posted yet");
         uint256 before = token.balanceOf(alice);
         vm.prank(alice);
         market.withdrawStake(taskId);
         vm.assertEq(token.balanceOf(alice) - before, MIN_STAKE, "stake back");
+        before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.refund(taskId);
+        vm.assertEq(token.balanceOf(requester) - before, 3 * uint256(BUDGET), "budget back");
+    }
+
+    function testWindDownBetweenRounds() public {
+        uint256[] memory paid = amounts(600 ether, 400 ether);
+        finalRound(taskId, 1, pair(alice, bob), paid);
+        uint64 deadline = market.getRound(taskId, 1).finalAt + SETTLE_WINDOW;
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceTooEarly.selector, taskId, 1, deadline));
+        market.windDown(taskId);
+        vm.warp(deadline + 1);
+
+        vm.expectEmit();
+        emit TaskEnded(taskId, ENDED_ROUND_NOT_OPENED, uint64(block.timestamp));
+        vm.expectEmit();
+        emit AggregatorBondForfeited(taskId, 1, BOND, BOND);
+        market.windDown(taskId);
+
+        // round 1 stays claimable; the two rounds never run are refunded, with the bond
+        claimRound(taskId, 1, alice, pair(alice, bob), paid);
+        publishValidation(taskId);
+        uint256 before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.refund(taskId);
+        vm.assertEq(
+            token.balanceOf(requester) - before, 2 * uint256(BUDGET) + BOND, "refund + bond"
+        );
     }
 
     function testWindDownReverts() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
         vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 0, PHASE_CREATED)
+            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 1, PHASE_CHALLENGE)
         );
         market.windDown(taskId);
 
-        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
+        afterChallengeWindow(taskId, 1);
+        openRound(taskId, 2);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                MarketplaceTooEarly.selector,
+                taskId,
+                2,
+                market.getRound(taskId, 2).settleDeadline
+            )
+        );
+        market.windDown(taskId);
+
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceUnknownTask.selector, 99));
+        market.windDown(99);
+    }
+
+    function testWindDownRevertsOnceTheLastRoundIsFinal() public {
+        for (uint32 r = 1; r <= 3; r++) {
+            runRound(taskId, r, pair(alice, bob), bytes32(0), 0);
+            afterChallengeWindow(taskId, r);
+        }
         vm.warp(block.timestamp + 30 days);
         vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 1, PHASE_FINAL)
+            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 3, PHASE_ENDED)
         );
         market.windDown(taskId);
     }
@@ -423,5 +555,25 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         vm.assertEq(market.phase(taskId), PHASE_CHALLENGE, "challenge");
         afterChallengeWindow(taskId, 1);
         vm.assertEq(market.phase(taskId), PHASE_FINAL, "final (lazy)");
+    }
+
+    function testPhaseWalksThroughADispute() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
+        challengeAs(taskId, 1, carol);
+        vm.assertEq(market.phase(taskId), PHASE_CHALLENGE, "challenge");
+        toEvidenceWindow(taskId, 1);
+        vm.assertEq(market.phase(taskId), PHASE_EVIDENCE, "evidence");
+        revealEvidenceAs(taskId, 1, carol);
+        toRulingWindow(taskId, 1);
+        vm.assertEq(market.phase(taskId), PHASE_RULING, "ruling");
+        afterResolveDeadline(taskId, 1);
+        vm.assertEq(market.phase(taskId), PHASE_FINAL, "final (arbiter silent, lazy)");
+    }
+
+    function testPhaseAfterUnrevealedChallenge() public {
+        runRound(taskId, 1, pair(alice, bob), bytes32(0), 0);
+        challengeAs(taskId, 1, carol);
+        toRulingWindow(taskId, 1);
+        vm.assertEq(market.phase(taskId), PHASE_FINAL, "final (no evidence, lazy)");
     }
 }

@@ -2,12 +2,22 @@
 pragma solidity ^0.8.24;
 
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
+import {Marketplace} from "../src/Marketplace.sol";
 import {TaskInfo, TaskParams} from "../src/MarketplaceTypes.sol";
 import {MarketplaceFixture} from "./utils/MarketplaceFixture.sol";
 
-/// @notice createTask, cancel, join, refund and the task views.
+/// @notice constructor, createTask, cancel, join, refund, publishValidation and the task views.
 contract MarketplaceTaskTest is MarketplaceFixture {
+    function testConstructor() public {
+        vm.assertEq(market.minWindow(), MIN_WINDOW, "minWindow");
+        vm.assertEq(address(market.token()), address(token), "token");
+        vm.assertEq(market.MAX_SLASH_BPS(), 5_000, "max slash");
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceInvalidParameter.selector, "minWindow"));
+        new Marketplace(IERC20(address(token)), 0);
+    }
+
     function testCreateTask() public {
         TaskParams memory p = defaultParams();
         uint256 before = token.balanceOf(requester);
@@ -31,8 +41,15 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         vm.assertEq(t.aggregator, aggregator, "aggregator");
         vm.assertEq(t.arbiter, arbiter, "arbiter");
         vm.assertEq(t.slashBps, 1_000, "slashBps");
+        vm.assertEq(t.resolveWindow, RESOLVE_WINDOW, "resolveWindow");
+        vm.assertEq(t.claimWindow, CLAIM_WINDOW, "claimWindow");
+        vm.assertEq(t.createdAt, block.timestamp, "createdAt");
+        vm.assertEq(t.endedAt, 0, "endedAt");
+        vm.assertEq(t.openDeadline, block.timestamp + SETTLE_WINDOW, "round 1 due");
+        vm.assertEq(t.claimDeadline, 0, "no claim deadline while active");
+        vm.assertFalse(t.validationPublished, "validation not published");
+        vm.assertFalse(t.aggregatorBondHeld, "no bond before round 1");
         vm.assertEq(market.phase(taskId), PHASE_CREATED, "phase");
-        vm.assertEq(address(market.token()), address(token), "token");
     }
 
     function testCreateTask(uint32 rounds, uint96 budget) public {
@@ -56,7 +73,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
 
     function testCreateTaskRejectsBadParameters() public {
         TaskParams memory p;
-        string[12] memory names = [
+        string[23] memory names = [
             "rounds",
             "rounds",
             "roundBudget",
@@ -65,10 +82,21 @@ contract MarketplaceTaskTest is MarketplaceFixture {
             "revealWindow",
             "settleWindow",
             "challengeWindow",
+            "resolveWindow",
+            "claimWindow",
             "aggregator",
+            "aggregator",
+            "arbiter",
+            "arbiter",
+            "arbiter",
+            "settleBond",
+            "settleBond",
             "slashBps",
             "maxSamples",
-            "initialModelCid"
+            "initialModelCid",
+            "commitWindow",
+            "slashBps",
+            "claimWindow"
         ];
         for (uint256 i = 0; i < names.length; i++) {
             p = defaultParams();
@@ -76,18 +104,66 @@ contract MarketplaceTaskTest is MarketplaceFixture {
             if (i == 1) p.rounds = 1001;
             if (i == 2) p.roundBudget = 0;
             if (i == 3) p.minStake = 0;
-            if (i == 4) p.commitWindow = 0;
-            if (i == 5) p.revealWindow = 0;
+            if (i == 4) p.commitWindow = MIN_WINDOW - 1;
+            if (i == 5) p.revealWindow = 1;
             if (i == 6) p.settleWindow = 0;
-            if (i == 7) p.challengeWindow = 0;
-            if (i == 8) p.aggregator = address(0);
-            if (i == 9) p.slashBps = 10_001;
-            if (i == 10) p.maxSamples = 0;
-            if (i == 11) p.initialModelCid = "";
+            if (i == 7) p.challengeWindow = MIN_WINDOW - 1;
+            if (i == 8) p.resolveWindow = 0;
+            if (i == 9) p.claimWindow = MIN_WINDOW - 1;
+            if (i == 10) p.aggregator = address(0);
+            if (i == 11) p.aggregator = requester;
+            if (i == 12) p.arbiter = address(0);
+            if (i == 13) p.arbiter = requester;
+            if (i == 14) p.arbiter = aggregator;
+            if (i == 15) p.settleBond = 0;
+            if (i == 16) p.settleBond = uint128(type(uint112).max) + 1;
+            if (i == 17) p.slashBps = 5_001;
+            if (i == 18) p.maxSamples = 0;
+            if (i == 19) p.initialModelCid = "";
+            if (i == 20) p.commitWindow = 0;
+            if (i == 21) p.slashBps = 10_000;
+            if (i == 22) p.claimWindow = 0;
             vm.expectRevert(abi.encodeWithSelector(MarketplaceInvalidParameter.selector, names[i]));
             vm.prank(requester);
             market.createTask(p);
         }
+    }
+
+    function testCreateTaskAcceptsBoundaryParameters() public {
+        TaskParams memory p = defaultParams();
+        p.commitWindow = MIN_WINDOW;
+        p.revealWindow = MIN_WINDOW;
+        p.settleWindow = MIN_WINDOW;
+        p.challengeWindow = MIN_WINDOW;
+        p.resolveWindow = MIN_WINDOW;
+        p.claimWindow = MIN_WINDOW;
+        p.slashBps = 5_000;
+        p.settleBond = 1;
+        uint256 taskId = createTask(p);
+        vm.assertEq(market.getTask(taskId).slashBps, 5_000, "max slash accepted");
+    }
+
+    function testCreateTaskRejectsWindowsBelowMinimum(uint32 window, uint8 which) public {
+        window = uint32(bound(window, 0, MIN_WINDOW - 1));
+        TaskParams memory p = defaultParams();
+        uint256 w = which % 6;
+        string[6] memory names = [
+            "commitWindow",
+            "revealWindow",
+            "settleWindow",
+            "challengeWindow",
+            "resolveWindow",
+            "claimWindow"
+        ];
+        if (w == 0) p.commitWindow = window;
+        if (w == 1) p.revealWindow = window;
+        if (w == 2) p.settleWindow = window;
+        if (w == 3) p.challengeWindow = window;
+        if (w == 4) p.resolveWindow = window;
+        if (w == 5) p.claimWindow = window;
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceInvalidParameter.selector, names[w]));
+        vm.prank(requester);
+        market.createTask(p);
     }
 
     function testCreateTaskRejectsAbsurdAmounts() public {
@@ -145,7 +221,10 @@ contract MarketplaceTaskTest is MarketplaceFixture {
 
         vm.assertEq(token.balanceOf(requester) - before, 3 * uint256(BUDGET), "refunded");
         vm.assertEq(market.phase(taskId), PHASE_CANCELLED, "phase");
-        vm.assertEq(market.getTask(taskId).totalRefunded, 3 * uint256(BUDGET), "recorded");
+        TaskInfo memory t = market.getTask(taskId);
+        vm.assertEq(t.totalRefunded, 3 * uint256(BUDGET), "recorded");
+        vm.assertEq(t.endedAt, block.timestamp, "endedAt");
+        vm.assertEq(t.claimDeadline, block.timestamp + CLAIM_WINDOW, "claim deadline");
     }
 
     function testCancelReverts() public {
@@ -186,12 +265,13 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         vm.prank(alice);
         market.join(taskId, 12 ether);
 
-        (uint256 stake, bool joined, uint256 slashed, bool withdrawn) =
+        (uint256 stake, bool joined, uint256 slashed, bool withdrawn, uint256 unrevealed) =
             market.participantOf(taskId, alice);
         vm.assertEq(stake, 12 ether, "stake");
         vm.assertTrue(joined, "joined");
         vm.assertEq(slashed, 0, "slashed");
         vm.assertFalse(withdrawn, "withdrawn");
+        vm.assertEq(unrevealed, 0, "unrevealed");
         vm.assertEq(before - token.balanceOf(alice), 12 ether, "pulled");
     }
 
@@ -200,8 +280,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         stake = uint96(bound(stake, MIN_STAKE, FUNDS));
         vm.prank(alice);
         market.join(taskId, stake);
-        (uint256 held,,,) = market.participantOf(taskId, alice);
-        vm.assertEq(held, stake, "stake");
+        vm.assertEq(stakeOf(taskId, alice), stake, "stake");
         vm.assertEq(token.balanceOf(address(market)), 3 * uint256(BUDGET) + stake, "held");
     }
 
@@ -229,6 +308,18 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         join(taskId, alice);
         vm.expectRevert(abi.encodeWithSelector(MarketplaceAlreadyJoined.selector, taskId, alice));
         vm.prank(alice);
+        market.join(taskId, MIN_STAKE);
+    }
+
+    function testJoinRejectsAggregatorAndArbiter() public {
+        uint256 taskId = createDefaultTask();
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceRoleConflict.selector, taskId, aggregator)
+        );
+        vm.prank(aggregator);
+        market.join(taskId, MIN_STAKE);
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceRoleConflict.selector, taskId, arbiter));
+        vm.prank(arbiter);
         market.join(taskId, MIN_STAKE);
     }
 
@@ -260,7 +351,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         uint256 taskId = createDefaultTask();
         openRound(taskId, 1);
         join(taskId, alice);
-        (, bool joined,,) = market.participantOf(taskId, alice);
+        (, bool joined,,,) = market.participantOf(taskId, alice);
         vm.assertTrue(joined, "joined mid-task");
     }
 
@@ -268,11 +359,11 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         uint256 taskId = createDefaultTask();
         join(taskId, alice);
         join(taskId, bob);
-        bytes32 root = rootOf(pair(alice, bob), amounts(300 ether, 200 ether));
         for (uint32 r = 1; r <= 3; r++) {
-            runRound(taskId, r, pair(alice, bob), root, r == 1 ? 500 ether : 0);
-            afterChallengeWindow(taskId, r);
+            uint256[] memory paid = r == 1 ? amounts(300 ether, 200 ether) : amounts(0, 0);
+            finalRound(taskId, r, pair(alice, bob), paid);
         }
+        publishValidation(taskId);
         uint256 before = token.balanceOf(requester);
 
         vm.expectEmit();
@@ -287,23 +378,55 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         market.refund(taskId);
     }
 
-    function testRefundIncludesSlashedStake() public {
+    function testRefundIncludesSlashedStakeAndForfeitedBond() public {
         uint256 taskId = createDefaultTask();
         join(taskId, alice);
         openRound(taskId, 1);
         commit(taskId, 1, alice);
         toSettleWindow(taskId, 1);
         market.slash(taskId, 1, alice);
-        vm.warp(market.getRound(taskId, 1).settleDeadline + 1);
+        afterSettleDeadline(taskId, 1);
         market.windDown(taskId);
+        publishValidation(taskId);
         uint256 before = token.balanceOf(requester);
 
         vm.prank(requester);
         market.refund(taskId);
 
         vm.assertEq(
-            token.balanceOf(requester) - before, 3 * uint256(BUDGET) + MIN_STAKE / 10, "refund"
+            token.balanceOf(requester) - before,
+            3 * uint256(BUDGET) + MIN_STAKE / 10 + BOND,
+            "budget + slashed stake + forfeited bond"
         );
+    }
+
+    function testRefundNeedsPublishedValidationOnceARoundRan() public {
+        uint256 taskId = createDefaultTask();
+        openRound(taskId, 1);
+        afterSettleDeadline(taskId, 1);
+        market.windDown(taskId);
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceValidationNotPublished.selector, taskId)
+        );
+        vm.prank(requester);
+        market.refund(taskId);
+
+        vm.expectEmit();
+        emit ValidationPublished(taskId, VALIDATION_CID);
+        publishValidation(taskId);
+        vm.assertTrue(market.getTask(taskId).validationPublished, "flag");
+        vm.prank(requester);
+        market.refund(taskId);
+    }
+
+    function testRefundWithoutRoundsNeedsNoValidation() public {
+        uint256 taskId = createDefaultTask();
+        vm.warp(block.timestamp + SETTLE_WINDOW + 1);
+        market.windDown(taskId);
+        uint256 before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.refund(taskId);
+        vm.assertEq(token.balanceOf(requester) - before, 3 * uint256(BUDGET), "whole budget");
     }
 
     function testRefundReverts() public {
@@ -331,6 +454,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         emit ValidationPublished(taskId, "bafkreivalidation");
         vm.prank(requester);
         market.publishValidation(taskId, "bafkreivalidation");
+        vm.assertTrue(market.getTask(taskId).validationPublished, "flag");
     }
 
     function testPublishValidationReverts() public {
@@ -346,6 +470,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
     function testViewsOfUnknownTask() public view {
         vm.assertEq(market.phase(42), PHASE_NONE, "phase");
         vm.assertEq(market.getTask(42).status, 0, "status");
+        vm.assertEq(market.getTask(42).claimDeadline, 0, "no deadline");
         vm.assertEq(market.getRound(42, 1).status, 0, "round");
     }
 }

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @notice Builds the cumulative payout tree the Marketplace verifies, on the Solidity side.
+/// @notice Builds the per-round payout tree the Marketplace verifies, on the Solidity side.
 /// @dev Same shape as marketplace/merkle.py's PayoutTree: one leaf per account with a non-zero
-/// amount, leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
-/// leaves sorted by their hash (ascending); each level pairs nodes (0,1), (2,3), ... with
-/// OpenZeppelin's sorted-pair hash, and an odd last node moves up unchanged. One leaf: root =
-/// leaf, empty proof. No leaf: root = 0.
+/// amount, leaf = keccak256(bytes.concat(keccak256(abi.encode(uint256 taskId, uint32 round,
+/// address account, uint256 amount)))); leaves sorted by their hash (ascending); each level
+/// pairs nodes (0,1), (2,3), ... with OpenZeppelin's sorted-pair hash, and an odd last node moves
+/// up unchanged. One leaf: root = leaf, empty proof. No leaf: root = 0.
 library MerkleHelper {
-    function leaf(address account, uint256 cumulativeAmount) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
+    function leaf(uint256 taskId, uint32 round, address account, uint256 amount)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(bytes.concat(keccak256(abi.encode(taskId, round, account, amount))));
     }
 
     function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
@@ -17,16 +21,17 @@ library MerkleHelper {
     }
 
     /// @dev The leaves of the non-zero (accounts[i], amounts[i]) in tree order.
-    function leaves(address[] memory accounts, uint256[] memory amounts)
-        internal
-        pure
-        returns (bytes32[] memory nodes)
-    {
+    function leaves(
+        uint256 taskId,
+        uint32 round,
+        address[] memory accounts,
+        uint256[] memory amounts
+    ) internal pure returns (bytes32[] memory nodes) {
         uint256 count = 0;
         bytes32[] memory buffer = new bytes32[](accounts.length);
         for (uint256 i = 0; i < accounts.length; i++) {
             if (amounts[i] == 0) continue;
-            bytes32 h = leaf(accounts[i], amounts[i]);
+            bytes32 h = leaf(taskId, round, accounts[i], amounts[i]);
             // insertion sort: test trees are small
             uint256 j = count++;
             while (j > 0 && buffer[j - 1] > h) {
@@ -41,12 +46,13 @@ library MerkleHelper {
         }
     }
 
-    function root(address[] memory accounts, uint256[] memory amounts)
-        internal
-        pure
-        returns (bytes32)
-    {
-        bytes32[] memory nodes = leaves(accounts, amounts);
+    function root(
+        uint256 taskId,
+        uint32 round,
+        address[] memory accounts,
+        uint256[] memory amounts
+    ) internal pure returns (bytes32) {
+        bytes32[] memory nodes = leaves(taskId, round, accounts, amounts);
         if (nodes.length == 0) return bytes32(0);
         uint256 n = nodes.length;
         while (n > 1) {
@@ -56,15 +62,17 @@ library MerkleHelper {
     }
 
     /// @dev The sibling path of `account`'s leaf (its amount must be non-zero).
-    function proof(address[] memory accounts, uint256[] memory amounts, address account)
-        internal
-        pure
-        returns (bytes32[] memory path)
-    {
-        bytes32[] memory nodes = leaves(accounts, amounts);
+    function proof(
+        uint256 taskId,
+        uint32 round,
+        address[] memory accounts,
+        uint256[] memory amounts,
+        address account
+    ) internal pure returns (bytes32[] memory path) {
+        bytes32[] memory nodes = leaves(taskId, round, accounts, amounts);
         bytes32 target;
         for (uint256 i = 0; i < accounts.length; i++) {
-            if (accounts[i] == account) target = leaf(account, amounts[i]);
+            if (accounts[i] == account) target = leaf(taskId, round, account, amounts[i]);
         }
         uint256 index = type(uint256).max;
         for (uint256 i = 0; i < nodes.length; i++) {
