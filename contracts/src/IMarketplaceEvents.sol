@@ -81,15 +81,17 @@ interface IMarketplaceEvents {
         uint256 totalPaid,
         uint64 finalAt
     );
-    /// @notice The aggregator's bond of `amount` was forfeited in `round` (0 before round 1
-    /// never happens: no bond is held then). `toRequester` of it went to the requester's
-    /// refundable balance (all of it on a liveness fault, the division dust on an upheld
-    /// challenge); the rest was split equally among the challengers that revealed evidence.
+    /// @notice The aggregator's bond of `amount` was forfeited in `round` (the task's last
+    /// opened round). `toRequester` of it went to the requester's refundable balance (all of it
+    /// on a liveness fault, the division remainder on an upheld challenge); the rest is split
+    /// equally among the challengers that revealed evidence (see `collectChallenge`).
     event AggregatorBondForfeited(
         uint256 indexed taskId, uint32 round, uint256 amount, uint256 toRequester
     );
     /// @notice The task ended normally and the aggregator's bond was credited back to it.
-    event AggregatorBondReturned(uint256 indexed taskId, address indexed aggregator, uint256 amount);
+    event AggregatorBondReturned(
+        uint256 indexed taskId, address indexed aggregator, uint256 amount
+    );
     /// @notice `participant` lost `amount` of its stake for not revealing in `round`; round 0
     /// means "at withdrawal", covering every commitment still unrevealed and unslashed then.
     event ParticipantSlashed(
@@ -100,9 +102,7 @@ interface IMarketplaceEvents {
     /// in time. Claims stay open until endedAt + claimWindow.
     event TaskEnded(uint256 indexed taskId, uint8 reason, uint64 endedAt);
     /// @notice `account` claimed `amount`, its payout in `round` (one event per round claimed).
-    event Claimed(
-        uint256 indexed taskId, address indexed account, uint32 round, uint256 amount
-    );
+    event Claimed(uint256 indexed taskId, address indexed account, uint32 round, uint256 amount);
     /// @notice A challenger of `round` took back `amount`: its bond, plus its share of the
     /// aggregator's bond when the challenge was upheld.
     event ChallengerPaid(

@@ -338,6 +338,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         _requireNotAfter(taskId, r, deadline);
         bytes32 given = keccak256(bytes(globalModelCid));
         bytes32 expected = _expectedModel(taskId, t);
+        // slither-disable-next-line timestamp -- CID hashes (slither taints all of _rounds)
         if (given != expected) revert MarketplaceModelMismatch(taskId, r, expected, given);
         t.lastRound = r;
         Round storage rd = _rounds[taskId][r];
@@ -440,12 +441,9 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     /// @param round the challenged round
     /// @param evidenceCid the CID of the evidence (e.g. an audit report)
     /// @param salt the secret salt used in the commitment
-    function revealEvidence(
-        uint256 taskId,
-        uint32 round,
-        string calldata evidenceCid,
-        bytes32 salt
-    ) external {
+    function revealEvidence(uint256 taskId, uint32 round, string calldata evidenceCid, bytes32 salt)
+        external
+    {
         Task storage t = _existingTask(taskId);
         Round storage rd = _rounds[taskId][round];
         if (rd.status != RoundStatus.Challenged) {
@@ -613,8 +611,9 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
 
     /// @notice Everything stored about a task, plus derived deadlines (CIDs as keccak256
     /// hashes; strings are in events).
-    /// @dev `openDeadline` and `claimDeadline` take a settlement that is final but not
-    /// finalized yet (lazy) into account; the stored fields do not.
+    /// @dev Like every field, `openDeadline` and `claimDeadline` derive from stored state: while
+    /// the latest settlement is due but not finalized yet (lazy; see `phase`), they read 0
+    /// until something (e.g. `finalize`) finalizes it.
     /// @param taskId the task
     /// @return info the task's parameters, requester, status, rounds, times and totals
     function getTask(uint256 taskId) external view returns (TaskInfo memory info) {
@@ -831,14 +830,22 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         return "";
     }
 
+    /// @dev Whether `deadline` (inclusive) has passed. The one place that compares with the
+    /// block's time: every window of the protocol is a deadline, on purpose.
+    function _isPast(uint256 deadline) private view returns (bool) {
+        // A validator can skew the time by seconds; every window is at least minWindow long.
+        // slither-disable-next-line timestamp -- deadlines are the protocol
+        return block.timestamp > deadline;
+    }
+
     /// @dev Reverts unless the window that opens after `opensAfter` has opened.
     function _requireAfter(uint256 taskId, uint32 round, uint64 opensAfter) private view {
-        if (block.timestamp <= opensAfter) revert MarketplaceTooEarly(taskId, round, opensAfter);
+        if (!_isPast(opensAfter)) revert MarketplaceTooEarly(taskId, round, opensAfter);
     }
 
     /// @dev Reverts once the window that closes at `deadline` (inclusive) has closed.
     function _requireNotAfter(uint256 taskId, uint32 round, uint64 deadline) private view {
-        if (block.timestamp > deadline) revert MarketplaceTooLate(taskId, round, deadline);
+        if (_isPast(deadline)) revert MarketplaceTooLate(taskId, round, deadline);
     }
 
     function _revertWrongPhase(uint256 taskId, Task storage t, uint32 round) private view {
@@ -898,7 +905,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     function _requireClaimsOpen(uint256 taskId, Task storage t) private view {
         if (t.status == TaskStatus.Active) return;
         uint64 deadline = t.endedAt + uint64(t.claimWindow);
-        if (block.timestamp > deadline) revert MarketplaceClaimsClosed(taskId, deadline);
+        if (_isPast(deadline)) revert MarketplaceClaimsClosed(taskId, deadline);
     }
 
     /// @dev The arbiter's ruling on `round`: checks the caller, the round's state and the
@@ -967,7 +974,7 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         } else {
             (outcome, finalAt) = (Outcome.ArbiterSilent, resolveDeadline);
         }
-        if (block.timestamp <= finalAt) return (Outcome.None, 0);
+        if (!_isPast(finalAt)) return (Outcome.None, 0);
     }
 
     /// @dev Finalizes the latest settlement if it is due (see _dueFinalization).
@@ -1005,10 +1012,10 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         t.lastFinalRound = uint24(r);
         emit SettlementFinalized(taskId, r, uint8(outcome), rd.payoutRoot, totalPaid, finalAt);
         _credit(t.aggregator, _bondsWonByAggregator(rd, outcome) * t.settleBond, taskId, r);
-        if (r == t.rounds) {
-            _end(taskId, t, 0, finalAt);
-            if (t.aggregatorBondHeld) _returnAggregatorBond(taskId, t, r);
-        }
+        // slither-disable-next-line timestamp -- round numbers (slither taints all of _tasks)
+        if (r < t.rounds) return;
+        _end(taskId, t, 0, finalAt);
+        if (t.aggregatorBondHeld) _returnAggregatorBond(taskId, t, r);
     }
 
     /// @dev How many challenger bonds of a finalized round go to the aggregator: all of them
@@ -1018,7 +1025,9 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         view
         returns (uint256)
     {
-        if (outcome == Outcome.Rejected || outcome == Outcome.NoEvidence) return rd.challengers;
+        if (outcome == Outcome.Rejected || outcome == Outcome.NoEvidence) {
+            return rd.challengers;
+        }
         return uint256(rd.challengers) - rd.revealedChallengers;
     }
 
@@ -1130,8 +1139,9 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     /// minus what was refunded and what claims may still take (every allocation while claims
     /// are open, only what was actually claimed once they closed).
     function _refundable(Task storage t) private view returns (uint256) {
-        bool claimsClosed = t.status != TaskStatus.Active
-            && block.timestamp > uint256(t.endedAt) + t.claimWindow;
+        // slither-disable-next-line timestamp -- the claim deadline, through _isPast
+        bool claimsClosed =
+            t.status != TaskStatus.Active && _isPast(uint256(t.endedAt) + t.claimWindow);
         uint256 reserved = claimsClosed ? t.totalClaimed : t.totalAllocated;
         return _escrow(t) + t.totalSlashed + t.totalForfeited - t.totalRefunded - reserved;
     }
@@ -1212,9 +1222,11 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
     }
 
     function _credit(address account, uint256 amount, uint256 taskId, uint32 round) private {
-        if (amount == 0) return;
-        credits[account] += amount;
-        emit CreditAdded(account, amount, taskId, round);
+        // slither-disable-next-line timestamp -- a bond amount (slither taints all of _rounds)
+        if (amount != 0) {
+            credits[account] += amount;
+            emit CreditAdded(account, amount, taskId, round);
+        }
     }
 
     function _end(uint256 taskId, Task storage t, uint8 reason, uint64 endedAt) private {
@@ -1238,19 +1250,19 @@ contract Marketplace is IMarketplaceErrors, IMarketplaceEvents, ReentrancyGuard 
         RoundStatus rs = rd.status;
         if (rs == RoundStatus.Open) {
             uint256 commitDeadline = uint256(rd.openedAt) + t.commitWindow;
-            if (block.timestamp <= commitDeadline) return Phase.Commit;
-            if (block.timestamp <= commitDeadline + t.revealWindow) return Phase.Reveal;
+            if (!_isPast(commitDeadline)) return Phase.Commit;
+            if (!_isPast(commitDeadline + t.revealWindow)) return Phase.Reveal;
             return Phase.Settle;
         }
         if (rs == RoundStatus.Final) return Phase.Final;
         (uint64 challengeDeadline, uint64 evidenceDeadline,) = _disputeDeadlines(t, rd);
-        if (block.timestamp <= challengeDeadline) return Phase.Challenge;
+        if (!_isPast(challengeDeadline)) return Phase.Challenge;
         (Outcome due,) = _dueFinalization(t, rd);
         if (due != Outcome.None) {
             return r == t.rounds ? Phase.Ended : Phase.Final;
         }
         // Challenged and not due: evidence window, or evidence revealed and ruling pending.
-        if (block.timestamp <= evidenceDeadline) return Phase.Evidence;
+        if (!_isPast(evidenceDeadline)) return Phase.Evidence;
         return Phase.Ruling;
     }
 }

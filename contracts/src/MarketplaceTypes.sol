@@ -93,11 +93,11 @@ struct Task {
     uint32 rounds;
     uint32 lastRound; // last opened round (1-based), 0 before round 1
     uint24 lastFinalRound; // last round whose settlement is final, 0 if none
-    // slot 1
+    // slot 1: everything commit and reveal read besides slot 0
     address aggregator;
     uint32 commitWindow;
     uint32 revealWindow;
-    uint32 settleWindow;
+    uint32 maxSamples;
     // slot 2
     address arbiter;
     uint32 challengeWindow;
@@ -118,7 +118,7 @@ struct Task {
     // slot 7
     uint40 createdAt;
     uint40 endedAt; // when the task ended or was cancelled; 0 while active
-    uint32 maxSamples;
+    uint32 settleWindow;
     uint16 slashBps;
     bool validationPublished;
     bool aggregatorBondHeld; // the task holds settleBond from the aggregator

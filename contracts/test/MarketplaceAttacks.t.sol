@@ -94,9 +94,7 @@ contract MarketplaceAttacksTest is MarketplaceFixture {
         runRound(taskId, 2, pair(alice, bob), rootOf(taskId, 2, payees, v2), BUDGET);
         afterChallengeWindow(taskId, 2);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceNotRevealer.selector, taskId, 2, mallory)
-        );
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceNotRevealer.selector, taskId, 2, mallory));
         claimRound(taskId, 2, mallory, payees, v2);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -272,10 +270,7 @@ contract MarketplaceAttacksTest is MarketplaceFixture {
         // nor post a fresh commitment of it
         vm.expectRevert(
             abi.encodeWithSelector(
-                MarketplaceTooLate.selector,
-                taskId,
-                1,
-                market.getRound(taskId, 1).challengeDeadline
+                MarketplaceTooLate.selector, taskId, 1, market.getRound(taskId, 1).challengeDeadline
             )
         );
         challengeAs(taskId, 1, mallory);
@@ -316,9 +311,7 @@ contract MarketplaceAttacksTest is MarketplaceFixture {
             runRound(taskId, r, pair(alice, bob), bytes32(0), 0);
             afterChallengeWindow(taskId, r);
         }
-        vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceValidationNotPublished.selector, taskId)
-        );
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceValidationNotPublished.selector, taskId));
         vm.prank(requester);
         market.refund(taskId);
 

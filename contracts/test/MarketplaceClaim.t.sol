@@ -55,7 +55,11 @@ contract MarketplaceClaimTest is MarketplaceFixture {
         claimRound(taskId, 1, alice, pair(alice, bob), v);
         claimRound(taskId, 1, bob, pair(alice, bob), v);
 
-        vm.assertEq(token.balanceOf(address(market)), 3 * uint256(BUDGET) - x - y + 2 * MIN_STAKE + BOND, "held");
+        vm.assertEq(
+            token.balanceOf(address(market)),
+            3 * uint256(BUDGET) - x - y + 2 * MIN_STAKE + BOND,
+            "held"
+        );
         vm.assertEq(market.getRound(taskId, 1).totalClaimed, x + y, "round total");
         vm.assertEq(market.getTask(taskId).totalClaimed, x + y, "task total");
     }
@@ -106,7 +110,9 @@ contract MarketplaceClaimTest is MarketplaceFixture {
         uint256[] memory v = amounts(100 ether, 50 ether);
         finalRound(taskId, 1, pair(alice, bob), v);
         claimRound(taskId, 1, alice, pair(alice, bob), v);
-        vm.expectRevert(abi.encodeWithSelector(MarketplaceAlreadyClaimed.selector, taskId, 1, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceAlreadyClaimed.selector, taskId, 1, alice)
+        );
         claimRound(taskId, 1, alice, pair(alice, bob), v);
 
         // the same round twice in one transaction
@@ -168,9 +174,7 @@ contract MarketplaceClaimTest is MarketplaceFixture {
 
         vm.expectRevert(abi.encodeWithSelector(MarketplaceNotRevealer.selector, taskId, 1, carol));
         claimRound(taskId, 1, carol, who, v);
-        vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceNotRevealer.selector, taskId, 1, mallory)
-        );
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceNotRevealer.selector, taskId, 1, mallory));
         claimRound(taskId, 1, mallory, who, v);
         claimRound(taskId, 1, alice, who, v);
     }

@@ -106,9 +106,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         // nobody finalizes for a while: the deadline still counts from the window's end
         vm.warp(finalAt + SETTLE_WINDOW + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                MarketplaceTooLate.selector, taskId, 2, finalAt + SETTLE_WINDOW
-            )
+            abi.encodeWithSelector(MarketplaceTooLate.selector, taskId, 2, finalAt + SETTLE_WINDOW)
         );
         openRound(taskId, 2);
         market.finalize(taskId);
@@ -519,10 +517,7 @@ contract MarketplaceRoundTest is MarketplaceFixture {
         openRound(taskId, 2);
         vm.expectRevert(
             abi.encodeWithSelector(
-                MarketplaceTooEarly.selector,
-                taskId,
-                2,
-                market.getRound(taskId, 2).settleDeadline
+                MarketplaceTooEarly.selector, taskId, 2, market.getRound(taskId, 2).settleDeadline
             )
         );
         market.windDown(taskId);

@@ -28,7 +28,11 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
     function testEvidenceCommitmentEncoding() public view {
         bytes32 expected = keccak256(
             abi.encode(
-                taskId, uint32(1), keccak256(bytes(evidenceCid(carol))), carol, evidenceSalt(carol, 1)
+                taskId,
+                uint32(1),
+                keccak256(bytes(evidenceCid(carol))),
+                carol,
+                evidenceSalt(carol, 1)
             )
         );
         vm.assertEq(commitmentFor(carol), expected, "encoding");
@@ -273,13 +277,7 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
 
         vm.expectEmit();
         emit SettlementCorrected(
-            taskId,
-            1,
-            "bafkreicorrected1",
-            "bafkreicorrectedreport",
-            fixedRoot,
-            BUDGET,
-            arbiter
+            taskId, 1, "bafkreicorrected1", "bafkreicorrectedreport", fixedRoot, BUDGET, arbiter
         );
         vm.expectEmit();
         emit AggregatorBondForfeited(taskId, 1, BOND, dust);
@@ -312,7 +310,9 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
             market.collectChallenge(taskId, 1);
             vm.assertEq(token.balanceOf(who[i]) - before, share, "share");
         }
-        vm.expectRevert(abi.encodeWithSelector(MarketplaceNothingToCollect.selector, taskId, 1, dave));
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceNothingToCollect.selector, taskId, 1, dave)
+        );
         vm.prank(dave);
         market.collectChallenge(taskId, 1);
 
@@ -404,9 +404,7 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
         vm.warp(evidenceDeadline + 1);
 
         vm.expectEmit();
-        emit SettlementFinalized(
-            taskId, 1, OUTCOME_NO_EVIDENCE, root, 150 ether, evidenceDeadline
-        );
+        emit SettlementFinalized(taskId, 1, OUTCOME_NO_EVIDENCE, root, 150 ether, evidenceDeadline);
         vm.expectEmit();
         emit CreditAdded(aggregator, 2 * uint256(BOND), taskId, 1);
         market.finalize(taskId);

@@ -405,9 +405,7 @@ contract MarketplaceTaskTest is MarketplaceFixture {
         openRound(taskId, 1);
         afterSettleDeadline(taskId, 1);
         market.windDown(taskId);
-        vm.expectRevert(
-            abi.encodeWithSelector(MarketplaceValidationNotPublished.selector, taskId)
-        );
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceValidationNotPublished.selector, taskId));
         vm.prank(requester);
         market.refund(taskId);
 

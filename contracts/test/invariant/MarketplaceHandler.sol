@@ -172,7 +172,6 @@ contract MarketplaceHandler is TestBase {
         (, r,,) = market.participantRoundOf(taskId, round, who);
     }
 
-
     /// @dev After every action: final roots never change, and (before the claim deadline)
     /// an unclaimed amount of an honest final round never decreases. A round is honest when
     /// its tree promises its revealers no more than its totalPaid (an over-promising root is

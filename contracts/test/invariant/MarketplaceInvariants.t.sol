@@ -71,8 +71,8 @@ contract MarketplaceInvariantTest is TestBase {
     /// stakes and forfeited bonds, less refunds and claims), stakes, credits, the held
     /// aggregator bond, challenger bonds of pending rounds and uncollected challenger payouts.
     function owed(TaskInfo memory t, address[] memory actors) internal view returns (uint256) {
-        uint256 total = t.escrow + t.totalSlashed + t.totalForfeited - t.totalRefunded
-            - t.totalClaimed;
+        uint256 total =
+            t.escrow + t.totalSlashed + t.totalForfeited - t.totalRefunded - t.totalClaimed;
         address[4] memory ps = handler.participants();
         for (uint256 i = 0; i < ps.length; i++) {
             (uint256 stake,,,,) = market.participantOf(taskId, ps[i]);

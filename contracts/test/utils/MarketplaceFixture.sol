@@ -238,12 +238,9 @@ abstract contract MarketplaceFixture is TestBase, IMarketplaceErrors, IMarketpla
     }
 
     /// @dev Runs a round in which `who` reveal, paying them `values`, and lets it become final.
-    function finalRound(
-        uint256 taskId,
-        uint32 round,
-        address[] memory who,
-        uint256[] memory values
-    ) internal {
+    function finalRound(uint256 taskId, uint32 round, address[] memory who, uint256[] memory values)
+        internal
+    {
         runRound(taskId, round, who, rootOf(taskId, round, who, values), sum(values));
         afterChallengeWindow(taskId, round);
         market.finalize(taskId);

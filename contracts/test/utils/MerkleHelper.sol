@@ -46,12 +46,11 @@ library MerkleHelper {
         }
     }
 
-    function root(
-        uint256 taskId,
-        uint32 round,
-        address[] memory accounts,
-        uint256[] memory amounts
-    ) internal pure returns (bytes32) {
+    function root(uint256 taskId, uint32 round, address[] memory accounts, uint256[] memory amounts)
+        internal
+        pure
+        returns (bytes32)
+    {
         bytes32[] memory nodes = leaves(taskId, round, accounts, amounts);
         if (nodes.length == 0) return bytes32(0);
         uint256 n = nodes.length;
