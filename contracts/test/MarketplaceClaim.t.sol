@@ -305,6 +305,29 @@ contract MarketplaceClaimTest is MarketplaceFixture {
         vm.assertEq(token.balanceOf(requester) - before, 400 ether, "unclaimed allocation");
     }
 
+    function testClaimDeadlineCountsFromTheEffectiveEnd() public {
+        TaskParams memory p = defaultParams();
+        p.rounds = 1;
+        uint256 other = createTask(p);
+        join(other, alice);
+        uint256[] memory v = one(BUDGET);
+        runRound(other, 1, single(alice), rootOf(other, 1, single(alice), v), BUDGET);
+        uint64 deadline = market.getRound(other, 1).challengeDeadline + CLAIM_WINDOW;
+        // nobody finalizes: the task still ended when the challenge window closed
+        vm.warp(deadline + 1);
+        RoundClaim[] memory claims = new RoundClaim[](1);
+        claims[0] = roundClaim(other, 1, alice, single(alice), v);
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceClaimsClosed.selector, other, deadline));
+        vm.prank(alice);
+        market.claim(other, claims);
+        vm.prank(requester);
+        market.publishValidation(other, VALIDATION_CID);
+        uint256 before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.refund(other);
+        vm.assertEq(token.balanceOf(requester) - before, BUDGET, "unclaimed: back to the requester");
+    }
+
     function testClaimsStayOpenWhileTheTaskIsActive() public {
         uint256[] memory v = amounts(100 ether, 50 ether);
         finalRound(taskId, 1, pair(alice, bob), v);

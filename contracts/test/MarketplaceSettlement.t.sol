@@ -501,6 +501,52 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
         vm.assertEq(market.credits(aggregator), BOND, "bond credited back");
     }
 
+    function testUpholdOnLastRoundEndsTaskWithoutReturningBond() public {
+        TaskParams memory p = defaultParams();
+        p.rounds = 1;
+        uint256 other = createTask(p);
+        join(other, alice);
+        runRound(other, 1, single(alice), bytes32(0), 0);
+        disputeRound(other, 1, single(carol));
+        vm.expectEmit();
+        emit TaskEnded(other, ENDED_COMPLETED, uint64(block.timestamp));
+        upholdWith(other, 1, rootOf(other, 1, single(alice), one(BUDGET)), BUDGET);
+
+        TaskInfo memory t = market.getTask(other);
+        vm.assertEq(t.status, 2, "ended");
+        vm.assertEq(t.endedAt, block.timestamp, "at the ruling");
+        vm.assertFalse(t.aggregatorBondHeld, "forfeited, not returned");
+        vm.assertEq(market.credits(aggregator), 0, "nothing back for the aggregator");
+        claimRound(other, 1, alice, single(alice), one(BUDGET));
+        vm.prank(carol);
+        market.collectChallenge(other, 1);
+        vm.assertEq(token.balanceOf(carol), FUNDS + BOND, "carol: the aggregator's bond");
+    }
+
+    function testRejectOnLastRoundReturnsBond() public {
+        TaskParams memory p = defaultParams();
+        p.rounds = 1;
+        uint256 other = createTask(p);
+        join(other, alice);
+        runRound(other, 1, single(alice), bytes32(0), 0);
+        disputeRound(other, 1, single(carol));
+        vm.expectEmit();
+        emit AggregatorBondReturned(other, aggregator, BOND);
+        vm.prank(arbiter);
+        market.reject(other, 1);
+        vm.assertEq(market.credits(aggregator), 2 * uint256(BOND), "own bond + carol's");
+    }
+
+    function testChallengingParticipantIsPaidBoth() public {
+        disputeRound(taskId, 1, single(alice));
+        upholdWith(taskId, 1, rootOf(taskId, 1, pair(alice, bob), paid), 150 ether);
+        uint256 before = token.balanceOf(alice);
+        claimRound(taskId, 1, alice, pair(alice, bob), paid);
+        vm.prank(alice);
+        market.collectChallenge(taskId, 1);
+        vm.assertEq(token.balanceOf(alice) - before, 100 ether + 2 * uint256(BOND), "both");
+    }
+
     function testWithdrawCredit() public {
         challengeAs(taskId, 1, carol);
         toRulingWindow(taskId, 1);
