@@ -110,6 +110,22 @@ contract MarketplaceSettlementTest is MarketplaceFixture {
         challengeAs(taskId, 1, broke);
     }
 
+    function testChallengedSettlementPaysNothingUntilFinal() public {
+        challengeAs(taskId, 1, carol);
+        toEvidenceWindow(taskId, 1);
+        revealEvidenceAs(taskId, 1, carol);
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceRoundNotFinal.selector, taskId, 1));
+        claimRound(taskId, 1, alice, pair(alice, bob), paid);
+        toRulingWindow(taskId, 1);
+        vm.expectRevert(abi.encodeWithSelector(MarketplaceRoundNotFinal.selector, taskId, 1));
+        claimRound(taskId, 1, alice, pair(alice, bob), paid);
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketplaceWrongPhase.selector, taskId, 1, PHASE_RULING)
+        );
+        market.finalize(taskId);
+        vm.assertEq(market.getTask(taskId).totalAllocated, 0, "nothing allocated");
+    }
+
     function testRevealEvidence() public {
         challengeAs(taskId, 1, carol);
         toEvidenceWindow(taskId, 1);

@@ -228,12 +228,11 @@ contract MarketplaceHandler is TestBase {
     }
 
     function openRound() external {
-        TaskInfo memory t = market.getTask(taskId);
         _fund(aggregator, BOND);
         uint256 before = token.balanceOf(aggregator);
         // may finalize the previous round first: the model is then that round's
         try market.finalize(taskId) {} catch {}
-        t = market.getTask(taskId);
+        TaskInfo memory t = market.getTask(taskId);
         vm.prank(aggregator);
         try market.openRound(taskId, _model[t.lastFinalRound]) {
             successes["openRound"]++;
