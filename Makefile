@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   set up, then run the end-to-end demo (devnet, task, participants, audit)"
 	@echo "make test   set up, then run every test: forge tests and pytest on a real Anvil"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the import rules (import-linter)"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -43,9 +43,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 artifacts: setup
-	$(BIN)/python -m marketplace.compile --write
+	$(BIN)/python -m marketplace.chain.compile --write
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules contracts/out contracts/cache
