@@ -6,7 +6,7 @@ in-process with :class:`MarketplaceClient` (one local epoch per round, real comm
 the shared round computation (`gather_inputs` + `compute_round`) to settle, and
 ``evm_increaseTime`` + ``evm_mine`` to skip the windows instead of waiting. Then it times:
 
-- ``audit_s``: one full :func:`marketplace.audit.audit_task` of the task (target: under 60 s);
+- ``audit_s``: one full :func:`marketplace.roles.audit.audit_task` of the task (target: under 60 s);
 - ``indexer_events_per_s``: a full sync of the service's indexer into a fresh SQLite file.
 
 Ratios against baselines measured in the same run: ``audit_vs_settling`` (audit time over the
@@ -36,25 +36,21 @@ from devnet.accounts import dev_account  # noqa: E402
 from devnet.faucet import fund  # noqa: E402
 from devnet.process import free_port  # noqa: E402
 from marketplace.api.indexer import ChainSource, Indexer  # noqa: E402
-from marketplace.audit import audit_task  # noqa: E402
 from marketplace.chain.client import MarketplaceClient  # noqa: E402
 from marketplace.chain.commitment import commitment  # noqa: E402
 from marketplace.chain.rpc import connect  # noqa: E402
-from marketplace.ledger_lookup import task_facts  # noqa: E402
-from marketplace.round_compute import Validation, compute_round, gather_inputs  # noqa: E402
+from marketplace.protocol.dataset import dataset_sha256  # noqa: E402
+from marketplace.protocol.ledger_lookup import task_facts  # noqa: E402
+from marketplace.protocol.round_compute import Validation, compute_round, gather_inputs  # noqa: E402
+from marketplace.protocol.task_spec import TaskSpec, TrainingConfig, ValuationConfig  # noqa: E402
+from marketplace.protocol.weights import decode_weights, encode_weights  # noqa: E402
+from marketplace.roles.audit import audit_task  # noqa: E402
+from marketplace.roles.tasks import Windows, create_task  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 from marketplace.storage import EmbeddedStore  # noqa: E402
-from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig  # noqa: E402
-from marketplace.tasks import Windows, create_task  # noqa: E402
-from marketplace.weights import decode_weights, encode_weights  # noqa: E402
-from participant.data import (  # noqa: E402
-    dataset_sha256,
-    dirichlet_partition,
-    load_digits,
-    train_validation_split,
-)
+from participant.data import dirichlet_partition, load_digits, train_validation_split  # noqa: E402
 from participant.training import train_local  # noqa: E402
-from valuation.architecture import ModelSpec, parameter_shapes  # noqa: E402
+from valuation.model_spec import ModelSpec, parameter_shapes  # noqa: E402
 
 TOKEN = 10**18
 REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 1, 2, 3

@@ -36,7 +36,7 @@ from marketplace.chain.commitment import commitment
 from marketplace.chain.rpc import connect
 from marketplace.chain.structs import TaskParams
 from marketplace.chain.transactor import Transactor
-from marketplace.merkle import PayoutTree
+from marketplace.protocol.merkle import PayoutTree
 from marketplace.settings import Settings
 
 TOKEN = 10**18

@@ -33,31 +33,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import marketplace.round_compute as round_compute
+import marketplace.protocol.round_compute as round_compute
 import participant.node as node_module
 from devnet import manager
 from devnet.accounts import dev_account
-from devnet.deployments import Deployments
 from devnet.faucet import fund
 from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.deployments import Deployments
 from marketplace.chain.rpc import connect
 from marketplace.chain.transactor import Transactor
-from marketplace.coordinator import Coordinator
+from marketplace.protocol.dataset import dataset_sha256
+from marketplace.protocol.task_spec import TaskSpec, TrainingConfig, ValuationConfig
+from marketplace.roles.coordinator import Coordinator
+from marketplace.roles.tasks import Windows, create_task
 from marketplace.settings import Settings
 from marketplace.storage import EmbeddedStore
-from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig
-from marketplace.tasks import Windows, create_task
 from participant.behaviours import Honest
-from participant.data import (
-    dataset_sha256,
-    dirichlet_partition,
-    load_digits,
-    train_validation_split,
-)
+from participant.data import dirichlet_partition, load_digits, train_validation_split
 from participant.node import ParticipantNode
 from participant.training import evaluate, initial_params, train_local
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 
 TOKEN = 10**18
 MODEL = ModelSpec("mlp", (64,), 10, hidden=(64, 64))

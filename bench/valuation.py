@@ -45,18 +45,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from participant.data import (
-    Dataset,
-    dirichlet_partition,
-    flip_labels,
-    load_digits,
-    train_validation_split,
-)
+from marketplace.protocol.dataset import Dataset
+from participant.data import dirichlet_partition, flip_labels, load_digits, train_validation_split
 from participant.training import initial_params, train_local
 from valuation.allocation import allocate
 from valuation.api import value
-from valuation.architecture import ModelSpec
 from valuation.coalition import ModelUtility
+from valuation.model_spec import ModelSpec
 from valuation.stopping import HistoryDeviation, MaxEvaluations
 from valuation.utility import CachedUtility, Coalition, FunctionUtility
 

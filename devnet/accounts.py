@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 #: Anvil's and Hardhat's default mnemonic. Its keys are public; they exist only on devnets.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -17,6 +18,8 @@ def dev_account(index: int) -> LocalAccount:
     """Account ``index`` of the dev mnemonic (BIP-44 path m/44'/60'/0'/0/index)."""
     if not 0 <= index < 1000:
         raise ValueError(f"dev account index out of range: {index}")
+    from eth_account import Account  # imported here: eth_account is slow to import
+
     Account.enable_unaudited_hdwallet_features()
     acct: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return acct

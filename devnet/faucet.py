@@ -5,8 +5,8 @@ from __future__ import annotations
 from web3 import Web3
 
 from devnet.accounts import dev_account
-from devnet.deployments import Deployments
 from marketplace.chain.contracts import revert_decoder, token_contract
+from marketplace.chain.deployments import Deployments
 from marketplace.chain.transactor import Transactor
 from marketplace.errors import ConfigError
 

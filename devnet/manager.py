@@ -10,7 +10,7 @@ from typing import Any
 
 from devnet import process
 from devnet.deploy import deploy_all
-from devnet.deployments import Deployments
+from marketplace.chain.deployments import Deployments
 from marketplace.chain.rpc import connect
 from marketplace.errors import DevnetError
 from marketplace.settings import Settings

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from devnet.accounts import DEV_MNEMONIC
-from devnet.deployments import write_json_atomic
 from devnet.tools import anvil_binary, ganache_binary
+from marketplace.atomic_files import write_json_atomic
 from marketplace.errors import DevnetError
 
 ENGINES = ("anvil", "ganache")

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from marketplace.errors import ConfigError
-from participant.data import Dataset, flip_labels, rng_for
+from marketplace.protocol.dataset import Dataset
+from participant.data import flip_labels, rng_for
 
 Params = dict[str, np.ndarray]
 TrainFn = Callable[[Mapping[str, np.ndarray], Dataset, int], Params]

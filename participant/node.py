@@ -22,15 +22,15 @@ from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
 from marketplace.chain.structs import Phase, TaskStatus
 from marketplace.errors import ContractRevert, FedmarketError, ProtocolError
-from marketplace.ledger_lookup import TaskFacts, find_event, task_facts
-from marketplace.payouts import claim_entitlement
+from marketplace.protocol.dataset import Dataset
+from marketplace.protocol.ledger_lookup import TaskFacts, find_event, task_facts
+from marketplace.protocol.payouts import claim_entitlement
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.weights import decode_weights, encode_weights
 from marketplace.storage import ContentStore
-from marketplace.task_spec import TaskSpec
-from marketplace.weights import decode_weights, encode_weights
 from participant.behaviours import Behaviour
-from participant.data import Dataset
 from participant.training import train_local
-from valuation.architecture import parameter_shapes
+from valuation.model_spec import parameter_shapes
 
 Log = Callable[[str], None]
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from valuation.architecture import ModelSpec, build_module, parameter_shapes
+from valuation.architecture import build_module
+from valuation.model_spec import ModelSpec, parameter_shapes
 
 Params = dict[str, np.ndarray]
 """Weights or an update: parameter name → float32 array."""

@@ -17,28 +17,23 @@ import numpy as np
 from web3 import Web3
 
 from devnet.accounts import dev_account
-from devnet.deployments import Deployments
-from marketplace.accounts import create_account
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
+from marketplace.chain.deployments import Deployments
+from marketplace.chain.keystore import create_account
 from marketplace.chain.rpc import connect
-from marketplace.coordinator import Coordinator
-from marketplace.round_compute import RoundOutcome, compute_round
+from marketplace.protocol.dataset import Dataset, dataset_sha256
+from marketplace.protocol.round_compute import RoundOutcome, compute_round
+from marketplace.protocol.task_spec import TaskSpec, TrainingConfig, ValuationConfig
+from marketplace.protocol.weights import encode_weights
+from marketplace.roles.coordinator import Coordinator
+from marketplace.roles.tasks import CreatedTask, Windows, create_task
 from marketplace.settings import Settings
 from marketplace.storage import ContentStore, EmbeddedStore
-from marketplace.task_spec import TaskSpec, TrainingConfig, ValuationConfig
-from marketplace.tasks import CreatedTask, Windows, create_task
-from marketplace.weights import encode_weights
 from participant.behaviours import Behaviour
-from participant.data import (
-    Dataset,
-    dataset_sha256,
-    dirichlet_partition,
-    load_digits,
-    train_validation_split,
-)
+from participant.data import dirichlet_partition, load_digits, train_validation_split
 from participant.node import ParticipantNode
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 
 TOKEN = 10**18
 Tamper = Callable[[RoundOutcome, ContentStore], RoundOutcome]
@@ -245,7 +240,7 @@ def fedmarket(devnet: Devnet, *args: str) -> subprocess.CompletedProcess[str]:
         "FEDMARKET_KEY_PASSWORD": CLI_PASSWORD,
     }
     return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
+        [sys.executable, "-m", "fedmarket.cli", *args],
         env=env,
         capture_output=True,
         text=True,

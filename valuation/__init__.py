@@ -1,49 +1,72 @@
-"""Contribution valuation and fairness-aware allocation for federated rounds (pure: no chain, no IPFS, no web)."""
+"""Contribution valuation and fairness-aware allocation for federated rounds (pure: no chain, no IPFS, no web).
 
-from valuation.accumulate import Accumulator, accumulate
-from valuation.allocation import Allocation, allocate, allocation
-from valuation.api import make_method, shapley_values, value
-from valuation.duplicates import MergedUtility, duplicate_groups, split_group_values
-from valuation.errors import (
-    AllocationError,
-    GameError,
-    MethodError,
-    ResultError,
-    ValuationError,
-)
-from valuation.fairness import fairness_metrics, gini, jain_index, pearson
-from valuation.fli import FLIQueues
-from valuation.methods import (
-    ExactBanzhaf,
-    ExactShapley,
-    GTGShapley,
-    LeaveOneOut,
-    MSRBanzhaf,
-    TMCShapley,
-    ValuationMethod,
-    banzhaf_from_utilities,
-    cgsv,
-    cgsv_values,
-    shapley_from_utilities,
-)
-from valuation.result import ValuationResult
-from valuation.samplers import (
-    GuidedPermutationSampler,
-    PermutationSampler,
-    PowerSetSampler,
-    UniformSubsetSampler,
-)
-from valuation.stopping import (
-    AllOf,
-    AnyOf,
-    HistoryDeviation,
-    MaxEvaluations,
-    MaxUpdates,
-    Progress,
-    StandardErrorBelow,
-    StoppingRule,
-)
-from valuation.utility import CachedUtility, FunctionUtility, Utility
+The package's public names are importable from here (``valuation.shapley_values``, ...). They
+are loaded on first use, so importing one light submodule (``valuation.model_spec``) does not
+pull in torch through the coalition utilities.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Two public functions share their submodule's name (``valuation.allocation`` and
+# ``valuation.accumulate``); importing the submodule would bind the module to that name, so these
+# two (numpy only, no torch) are imported eagerly, which binds the functions instead.
+from valuation.accumulate import accumulate
+from valuation.allocation import allocation
+
+#: public name -> the submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "Accumulator": "valuation.accumulate",
+    "AllOf": "valuation.stopping",
+    "Allocation": "valuation.allocation",
+    "AllocationError": "valuation.errors",
+    "AnyOf": "valuation.stopping",
+    "CachedUtility": "valuation.utility",
+    "ExactBanzhaf": "valuation.methods",
+    "ExactShapley": "valuation.methods",
+    "FLIQueues": "valuation.fli",
+    "FunctionUtility": "valuation.utility",
+    "GTGShapley": "valuation.methods",
+    "GameError": "valuation.errors",
+    "GuidedPermutationSampler": "valuation.samplers",
+    "HistoryDeviation": "valuation.stopping",
+    "LeaveOneOut": "valuation.methods",
+    "MSRBanzhaf": "valuation.methods",
+    "MaxEvaluations": "valuation.stopping",
+    "MaxUpdates": "valuation.stopping",
+    "MergedUtility": "valuation.duplicates",
+    "MethodError": "valuation.errors",
+    "PermutationSampler": "valuation.samplers",
+    "PowerSetSampler": "valuation.samplers",
+    "Progress": "valuation.stopping",
+    "ResultError": "valuation.errors",
+    "StandardErrorBelow": "valuation.stopping",
+    "StoppingRule": "valuation.stopping",
+    "TMCShapley": "valuation.methods",
+    "UniformSubsetSampler": "valuation.samplers",
+    "Utility": "valuation.utility",
+    "ValuationError": "valuation.errors",
+    "ValuationMethod": "valuation.methods",
+    "ValuationResult": "valuation.result",
+    "accumulate": "valuation.accumulate",
+    "allocate": "valuation.allocation",
+    "allocation": "valuation.allocation",
+    "banzhaf_from_utilities": "valuation.methods",
+    "cgsv": "valuation.methods",
+    "cgsv_values": "valuation.methods",
+    "duplicate_groups": "valuation.duplicates",
+    "fairness_metrics": "valuation.fairness",
+    "gini": "valuation.fairness",
+    "jain_index": "valuation.fairness",
+    "make_method": "valuation.api",
+    "pearson": "valuation.fairness",
+    "shapley_from_utilities": "valuation.methods",
+    "shapley_values": "valuation.api",
+    "split_group_values": "valuation.duplicates",
+    "value": "valuation.api",
+}
 
 __all__ = [
     "Accumulator",
@@ -95,3 +118,63 @@ __all__ = [
     "split_group_values",
     "value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'valuation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # static checkers see the real names
+    from valuation.accumulate import Accumulator, accumulate
+    from valuation.allocation import Allocation, allocate, allocation
+    from valuation.api import make_method, shapley_values, value
+    from valuation.duplicates import MergedUtility, duplicate_groups, split_group_values
+    from valuation.errors import (
+        AllocationError,
+        GameError,
+        MethodError,
+        ResultError,
+        ValuationError,
+    )
+    from valuation.fairness import fairness_metrics, gini, jain_index, pearson
+    from valuation.fli import FLIQueues
+    from valuation.methods import (
+        ExactBanzhaf,
+        ExactShapley,
+        GTGShapley,
+        LeaveOneOut,
+        MSRBanzhaf,
+        TMCShapley,
+        ValuationMethod,
+        banzhaf_from_utilities,
+        cgsv,
+        cgsv_values,
+        shapley_from_utilities,
+    )
+    from valuation.result import ValuationResult
+    from valuation.samplers import (
+        GuidedPermutationSampler,
+        PermutationSampler,
+        PowerSetSampler,
+        UniformSubsetSampler,
+    )
+    from valuation.stopping import (
+        AllOf,
+        AnyOf,
+        HistoryDeviation,
+        MaxEvaluations,
+        MaxUpdates,
+        Progress,
+        StandardErrorBelow,
+        StoppingRule,
+    )
+    from valuation.utility import CachedUtility, FunctionUtility, Utility

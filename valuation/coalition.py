@@ -41,8 +41,9 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from valuation.architecture import ModelSpec, build_module, parameter_shapes
+from valuation.architecture import build_module
 from valuation.errors import GameError
+from valuation.model_spec import ModelSpec, parameter_shapes
 from valuation.utility import Coalition
 
 Score = Literal["accuracy", "neg_loss"]

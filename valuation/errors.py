@@ -7,7 +7,8 @@
     │                                   a coalition outside ``0..n-1``, too many players for a method
     ├── MethodError (ValueError)        unknown method name or an option a method does not take
     ├── ResultError (ValueError)        a ValuationResult whose fields contradict each other
-    └── AllocationError (ValueError)    a budget, value vector, cap or group that cannot be allocated
+    ├── AllocationError (ValueError)    a budget, value vector, cap or group that cannot be allocated
+    └── ReportError (ValueError)        a valuation report that cannot be read or built
 
 Each subclass also derives from :class:`ValueError`, so callers that only know the built-in
 still catch bad input; callers that want to tell valuation failures apart catch the root.
@@ -34,3 +35,7 @@ class ResultError(ValuationError, ValueError):
 
 class AllocationError(ValuationError, ValueError):
     """Values, budget, caps or duplicate groups that cannot be turned into payouts."""
+
+
+class ReportError(ValuationError, ValueError):
+    """A report that cannot be read or built: unknown schema, missing or inconsistent fields."""

@@ -40,21 +40,17 @@ import numpy as np
 
 from valuation.allocation import allocate
 from valuation.api import value
-from valuation.architecture import ModelSpec
 from valuation.coalition import UTILITY_ABS_TOLERANCE, ModelUtility, Score
 from valuation.duplicates import duplicate_groups
-from valuation.errors import GameError, ValuationError
+from valuation.errors import GameError, ReportError
 from valuation.fairness import fairness_metrics
+from valuation.model_spec import ModelSpec
 from valuation.result import ValuationResult
 from valuation.utility import CachedUtility, Coalition, Utility
 
 SCHEMA_VERSION = 1
 
 Params = Mapping[str, np.ndarray]
-
-
-class ReportError(ValuationError, ValueError):
-    """A report that cannot be read or built: unknown schema, missing or inconsistent fields."""
 
 
 # -- small value objects ----------------------------------------------------------------------

@@ -16,9 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from marketplace.api.audit_runner import AuditBusy
 from marketplace.api.deps import Service, build_service
-from marketplace.api.ledger_index import NotFound
+from marketplace.api.errors import AuditBusy, NotFound
 from marketplace.api.routes import router
 from marketplace.errors import ChainError, ConfigError, FedmarketError, StorageError
 from marketplace.settings import Settings

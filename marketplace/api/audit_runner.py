@@ -1,6 +1,6 @@
 """Bounded audits for the service: one audit core, one run at a time per task, cached per version.
 
-The service runs the very same :func:`marketplace.audit.audit_task` as `fedmarket audit`. An audit
+The service runs the very same :func:`marketplace.roles.audit.audit_task` as `fedmarket audit`. An audit
 refetches and recomputes every round, so it is expensive; the runner bounds it:
 
 - **one at a time per task** (a lock per task) and at most ``max_parallel`` across tasks;
@@ -23,16 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from marketplace.audit import audit_task
+from marketplace.api.errors import AuditBusy
 from marketplace.chain.client import MarketplaceClient
-from marketplace.round_compute import Validation
+from marketplace.protocol.round_compute import Validation
+from marketplace.roles.audit import audit_task
 from marketplace.storage import ContentStore
 
 Version = tuple[int, int]
-
-
-class AuditBusy(RuntimeError):
-    """No audit slot became free within the wait limit."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def json_safe(value: Any) -> Any:
 
 def load_validation(path: Path) -> Validation:
     """A validation set file (``.npz`` with X and y) for audits of a task."""
-    from participant.data import load_npz
+    from marketplace.protocol.dataset import load_npz
 
     dataset: Validation = cast(Validation, load_npz(path))  # read-only X/y satisfy audits
     return dataset

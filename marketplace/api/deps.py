@@ -44,8 +44,8 @@ def build_service(
     interval: float = DEFAULT_INTERVAL_S,
 ) -> Service:
     """Connect to the chain (raising ChainError when nothing answers) and open the index."""
-    from devnet.deployments import Deployments
-    from marketplace.context import make_client
+    from marketplace.chain.deployments import Deployments
+    from marketplace.chain.factory import make_client
     from marketplace.storage import open_store
 
     client = make_client(settings, rpc_url=rpc_url, marketplace=marketplace)

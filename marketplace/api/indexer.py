@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from marketplace.api.db import connect, transaction
+from marketplace.api.errors import ReorgDuringSync
 from marketplace.api.report_cache import ReportCache
 from marketplace.api.tables import (
     SCHEMA_VERSION,
@@ -254,7 +255,3 @@ class Indexer:
             if self.on_chunk is not None:
                 self.on_chunk(ChunkProgress(number, start, end, len(events)))
         return len(events)
-
-
-class ReorgDuringSync(RuntimeError):
-    """The chain reorganised while a chunk was being read; the next sync rebuilds."""

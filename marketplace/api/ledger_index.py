@@ -16,12 +16,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from marketplace.api.db import connect
+from marketplace.api.errors import NotFound
 from marketplace.chain.events import ChainEvent
-from marketplace.errors import FedmarketError
-
-
-class NotFound(FedmarketError, LookupError):
-    """The task or round asked for is not in the index."""
 
 
 @dataclass(frozen=True)

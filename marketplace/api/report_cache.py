@@ -1,7 +1,7 @@
 """Caching round reports from the content store into the index, keyed by report CID.
 
 A report is fetched once (verified by the store against its CID), parsed with
-:class:`~marketplace.round_report.RoundReport` and flattened into one ``reports`` row (accuracy,
+:class:`~marketplace.protocol.round_report.RoundReport` and flattened into one ``reports`` row (accuracy,
 fairness, total paid) and one ``contributions`` row per submission (value, round payout,
 cumulative payout). A CID names immutable bytes, so a cached row never needs refreshing;
 fetch failures are retried after a back-off instead of on every sync.
@@ -18,7 +18,7 @@ from typing import Any
 
 from marketplace.api.db import transaction
 from marketplace.errors import FedmarketError
-from marketplace.round_report import RoundReport
+from marketplace.protocol.round_report import RoundReport
 from marketplace.storage import ContentStore
 
 #: Seconds before a report that could not be fetched is tried again.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 from marketplace.api import schemas
 from marketplace.api.deps import Audits, Index, Paging, Syncer
-from marketplace.api.ledger_index import NotFound
+from marketplace.api.errors import NotFound
 
 TaskId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The task's on-chain id.")]
 RoundNo = Annotated[int, Path(ge=0, le=2**32 - 1, description="Round number (from 1).")]

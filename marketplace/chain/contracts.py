@@ -15,7 +15,7 @@ from marketplace.chain.reverts import RevertDecoder
 @cache
 def artifact(name: str) -> dict[str, Any]:
     """The committed build artifact of contract ``name`` (cached)."""
-    from marketplace.compile import load_artifact
+    from marketplace.chain.compile import load_artifact
 
     return load_artifact(name)
 

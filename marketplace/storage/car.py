@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from marketplace.errors import CorruptContent, StorageError
+from marketplace.errors import CorruptContent
+from marketplace.storage.errors import InvalidCar
 from marketplace.storage.multiformats import CID, decode_varint, encode_varint
 
 _MAX_SECTION = 8 * 2**20  # far above the 1 MiB Kubo accepts for one block
-
-
-class InvalidCar(StorageError, ValueError):
-    """A file is not a well-formed CARv1 archive."""
 
 
 def _cbor_head(major: int, value: int) -> bytes:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))  # the shared demo run
+sys.path.insert(0, str(Path(__file__).parents[1] / "marketplace" / "api"))  # the shared demo run
 
 from ledger_demo import LedgerDemo, anvil_available, free_port, shared_demo, shutdown
 from playwright.sync_api import Page, sync_playwright

@@ -8,7 +8,7 @@ from typing import cast
 from web3 import Web3
 from web3.contract import Contract
 
-from marketplace.compile import load_artifact
+from marketplace.chain.compile import load_artifact
 
 
 @dataclass(frozen=True)

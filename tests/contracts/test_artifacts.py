@@ -11,7 +11,7 @@ from eth_utils import keccak
 from evm_chain import Deployment
 from web3.exceptions import ContractCustomError
 
-from marketplace import compile as build
+from marketplace.chain import compile as build
 from marketplace.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def test_committed_artifacts_match_current_sources() -> None:
     for name in build.CONTRACTS:
         artifact = build.load_artifact(name)
         assert artifact["sourceHash"] == digest, (
-            f"{name}: run python -m marketplace.compile --write"
+            f"{name}: run python -m marketplace.chain.compile --write"
         )
         assert artifact["sources"] == sorted(sources)
     assert build.stale_artifacts() == []

@@ -19,11 +19,11 @@ from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
 from marketplace.errors import ChainError, ConfigError, DevnetError
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.roles.tasks import create_task
 from marketplace.settings import Settings
 from marketplace.storage import MemoryStore
-from marketplace.task_spec import TaskSpec
-from marketplace.tasks import create_task
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 
 pytestmark = pytest.mark.anvil
 
@@ -115,7 +115,7 @@ def test_dead_rpc_endpoint_is_a_chain_error() -> None:
 
 def test_cli_status_json_and_one_line_errors(home: Settings) -> None:
     env = {**os.environ, "FEDMARKET_HOME": str(home.home)}
-    cli = [sys.executable, "-m", "marketplace.cli"]
+    cli = [sys.executable, "-m", "fedmarket.cli"]
     down = subprocess.run([*cli, "devnet", "status"], env=env, capture_output=True, text=True)
     assert down.returncode == 1
     assert down.stderr.strip().startswith("error: no devnet is running")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from marketplace.errors import ConfigError
+from marketplace.protocol.dataset import Dataset
 from participant.behaviours import (
     BEHAVIOURS,
     Behaviour,
@@ -21,9 +22,9 @@ from participant.behaviours import (
     params_norm,
     parse_behaviour,
 )
-from participant.data import Dataset, load_digits
+from participant.data import load_digits
 from participant.training import apply_update, evaluate, initial_params, train_local
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 
 GLOBAL = {
     "a": np.full((2, 3), 2.0, dtype=np.float32),

@@ -12,19 +12,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketplace.errors import ConfigError
-from participant.data import (
+from marketplace.protocol.dataset import (
     Dataset,
     dataset_from_bytes,
     dataset_sha256,
     dataset_to_bytes,
+    load_csv,
+    load_npz,
+    save_npz,
+)
+from participant.data import (
     dirichlet_partition,
     flip_labels,
     iid_partition,
-    load_csv,
     load_digits,
-    load_npz,
     make_synthetic,
-    save_npz,
     train_validation_split,
 )
 

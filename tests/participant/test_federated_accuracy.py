@@ -17,14 +17,10 @@ from __future__ import annotations
 import pytest
 
 from marketplace.aggregators import FedAvg
-from participant.data import (
-    Dataset,
-    dirichlet_partition,
-    load_digits,
-    train_validation_split,
-)
+from marketplace.protocol.dataset import Dataset
+from participant.data import dirichlet_partition, load_digits, train_validation_split
 from participant.training import Params, apply_update, evaluate, initial_params, train_local
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 
 SPEC = ModelSpec("mlp", (64,), 10, hidden=(64,))
 ROUNDS = 10

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from participant.data import Dataset, load_digits
+from marketplace.protocol.dataset import Dataset
+from participant.data import load_digits
 from participant.training import apply_update, evaluate, initial_params, train_local
-from valuation.architecture import ModelSpec, parameter_shapes
+from valuation.model_spec import ModelSpec, parameter_shapes
 
 MLP = ModelSpec("mlp", (64,), 10, hidden=(16,))
 

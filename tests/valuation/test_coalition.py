@@ -7,9 +7,10 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from valuation.architecture import ModelSpec, build_module
+from valuation.architecture import build_module
 from valuation.coalition import ModelUtility, Score
 from valuation.errors import GameError
+from valuation.model_spec import ModelSpec
 from valuation.utility import CachedUtility, Utility, all_coalitions
 
 SPECS = {

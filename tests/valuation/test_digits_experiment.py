@@ -28,7 +28,7 @@ from participant.data import dirichlet_partition, flip_labels, load_digits, trai
 from participant.training import evaluate, initial_params, train_local
 from valuation.accumulate import Accumulator
 from valuation.allocation import allocate
-from valuation.architecture import ModelSpec
+from valuation.model_spec import ModelSpec
 from valuation.report import InputDigests, ValuationConfig, build_report, recompute
 
 N_PARTICIPANTS = 10

@@ -12,8 +12,9 @@ import pytest
 from sklearn.datasets import load_digits
 
 from valuation.allocation import allocate
-from valuation.architecture import ModelSpec, build_module
+from valuation.architecture import build_module
 from valuation.fairness import fairness_metrics
+from valuation.model_spec import ModelSpec
 from valuation.report import (
     InputDigests,
     Rejection,

@@ -1,0 +1,102 @@
+"""The `fedmarket` command line: a thin layer over functions that tests call directly.
+
+Subcommands live next to the code they drive and are imported lazily, so `fedmarket --help`
+stays fast and a missing optional piece only affects its own command. Every
+:class:`~marketplace.errors.FedmarketError` becomes a one-line message and exit code 1;
+tracebacks are shown only with ``FEDMARKET_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from marketplace.errors import FedmarketError
+from marketplace.settings import Settings
+
+# name -> ("module", "attribute", "one-line help")
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "devnet": ("fedmarket.commands.devnet", "devnet", "Start, stop and inspect the local chain."),
+    "ipfs": ("fedmarket.commands.ipfs", "ipfs", "Add, read, verify and export content."),
+    "account": (
+        "fedmarket.commands.account",
+        "account",
+        "Create, list and fund keystore accounts.",
+    ),
+    "task": ("fedmarket.commands.task", "task", "Create and inspect tasks (the market)."),
+    "join": ("fedmarket.commands.join", "join", "Run a participant node for a task."),
+    "coordinate": ("fedmarket.commands.coordinate", "coordinate", "Run the aggregator."),
+    "audit": ("fedmarket.commands.audit", "audit", "Recompute and check a task's payout ledger."),
+    "challenge": ("fedmarket.commands.audit", "challenge", "Challenge a round's settlement."),
+    "resolve": ("fedmarket.commands.audit", "resolve", "Resolve a challenge (requester/arbiter)."),
+    "serve": ("fedmarket.commands.serve", "serve", "Run the ledger API and dashboard."),
+    "demo": ("fedmarket.commands.demo", "demo", "Run everything at once on embedded defaults."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in SUBCOMMANDS if self._available(name))
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = SUBCOMMANDS[name][0]
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # its parent package does not exist (yet)
+            return False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS or not self._available(cmd_name):
+            return None
+        module_name, attr, _ = SUBCOMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fedmarket")
+def cli() -> None:
+    """fedmarket: pay federated-learning participants for what their data contributes.
+
+    Local state lives under $FEDMARKET_HOME (default ~/.fedmarket).
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: run the CLI, turning fedmarket errors into one-line messages."""
+    try:
+        return cli.main(args=argv, prog_name="fedmarket", standalone_mode=False)
+    except FedmarketError as exc:
+        if Settings.from_env().debug:
+            raise
+        click.secho(f"error: {exc.user_message()}", fg="red", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

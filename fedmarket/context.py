@@ -1,0 +1,24 @@
+"""Wiring for commands: the core's client factory with a terminal password prompt."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from marketplace.settings import Settings
+
+if TYPE_CHECKING:
+    from marketplace.chain.client import MarketplaceClient
+
+
+def _prompt(text: str) -> str:
+    return str(click.prompt(text, hide_input=True))
+
+
+def make_client(settings: Settings, **kwargs: Any) -> MarketplaceClient:
+    """:func:`marketplace.chain.factory.make_client`, asking for a keystore password if needed."""
+    from marketplace.chain import factory  # web3 is slow to import: only when a command needs it
+
+    kwargs.setdefault("prompt", _prompt)
+    return factory.make_client(settings, **kwargs)

@@ -1,0 +1,340 @@
+"""One round's computation, shared by the coordinator (to settle) and the audit (to check).
+
+``gather_inputs`` reads what the chain fixed for a round (its global model, the reveals, the
+seed); ``compute_round`` fetches and screens the updates, aggregates them into the new global
+model, values every accepted participant, turns values into integer payouts, adds them to the
+cumulative payouts of earlier valid rounds and builds the Merkle root and the round report.
+Everything is a deterministic function of those inputs, so an auditor running the same code
+on the same public artifacts reproduces the same CIDs and amounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from eth_abi import encode
+from eth_utils import keccak
+from web3 import Web3
+
+from marketplace.aggregators.registry import get_aggregator
+from marketplace.chain.client import MarketplaceClient
+from marketplace.errors import CorruptContent, FedmarketError, ProtocolError
+from marketplace.protocol.ledger import Ledger
+from marketplace.protocol.ledger_lookup import TaskFacts
+from marketplace.protocol.merkle import PayoutTree
+from marketplace.protocol.payouts import add_payouts, load_report
+from marketplace.protocol.round_report import RoundReport, SubmissionRecord
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.update_checks import CandidateUpdate, screen_updates
+from marketplace.protocol.valuation_step import Validation, value_round
+from marketplace.protocol.weights import decode_weights, encode_weights, sha256_hex
+from marketplace.storage import (  # compute_cid: CIDs without writing (audit)
+    ContentStore,
+    compute_cid,
+)
+from valuation.architecture import forward
+from valuation.model_spec import ModelSpec, parameter_shapes
+from valuation.report import InputDigests
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """A participant's revealed update reference, as the Revealed event published it."""
+
+    participant: str
+    cid: str
+    sha256: str
+    num_samples: int
+
+
+#: Rejection reason for an all-zero update (the free-rider that returns the global model
+#: unchanged). Aggregated, it would only shrink the honest step, which the coalition utility
+#: can reward by chance; it carries no information, so it is neither aggregated nor paid.
+EMPTY_UPDATE = "empty_update"
+#: Rejection reason for a CID already revealed in an earlier round (copied or replayed).
+REPLAYED_CID = "replayed_cid"
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What the chain fixed for one round before valuation started."""
+
+    task_id: int
+    round: int
+    marketplace: str
+    chain_id: int
+    spec_cid: str
+    spec: TaskSpec
+    global_model_cid: str
+    reveals: list[Reveal]  # sorted by address
+    replayed_cids: frozenset[str]  # CIDs revealed in earlier rounds (stale replays)
+    seed: int
+    seed_source: dict[str, Any]
+    round_budget: int
+    previous_cumulative: dict[str, int]
+    previous_report_cid: str
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """The settlement a round's inputs lead to, and the report that explains it."""
+
+    report: RoundReport
+    report_cid: str
+    new_global_cid: str
+    payout_root: bytes
+    total_paid: int
+    accuracy: float | None
+    prev_params: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    accepted_updates: dict[str, dict[str, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+
+def derive_seed(task_id: int, round_: int, block_hash: bytes) -> int:
+    """The valuation seed: keccak256(abi.encode(taskId, round, blockHash)) truncated to 63 bits.
+
+    ``block_hash`` is the hash of the block holding the round's last protocol event before
+    valuation (its last reveal, else its last commit, else its opening), a value fixed on
+    chain before the coordinator values anything and that anyone can look up.
+    """
+    digest = keccak(encode(["uint256", "uint32", "bytes32"], [task_id, round_, block_hash]))
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def gather_inputs(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    round_: int,
+    facts: TaskFacts,
+    spec: TaskSpec,
+) -> RoundInputs:
+    """Read a round's fixed inputs from the chain's events and the previous round report."""
+    ledger = Ledger.from_events(task_id, client.task_events(task_id, facts.created_block))
+    previous = ledger.last_valid_settlement_before(round_)
+    previous_cid = previous.settlement["report_cid"] if previous and previous.settlement else ""
+    cumulative = dict(load_report(store, previous_cid).cumulative_payouts) if previous_cid else {}
+    return inputs_from_ledger(
+        client.w3,
+        ledger,
+        round_,
+        spec,
+        marketplace=client.market.address,
+        previous_cumulative=cumulative,
+        previous_report_cid=previous_cid,
+    )
+
+
+def inputs_from_ledger(
+    w3: Web3,
+    ledger: Ledger,
+    round_: int,
+    spec: TaskSpec,
+    *,
+    marketplace: str,
+    previous_cumulative: Mapping[str, int],
+    previous_report_cid: str,
+) -> RoundInputs:
+    """A round's inputs from the event ledger (the audit passes its own recomputed cumulative)."""
+    rl = ledger.rounds.get(round_)
+    if rl is None or not rl.global_model_cid:
+        raise ProtocolError(f"round {round_} of task {ledger.task_id} was never opened")
+    reveals = sorted(
+        (
+            Reveal(
+                participant=p,
+                cid=r["cid"],
+                sha256=r["sha256"].removeprefix("0x"),
+                num_samples=r["num_samples"],
+            )
+            for p, r in rl.reveals.items()
+        ),
+        key=lambda r: r.participant.lower(),
+    )
+    block_hash = bytes(w3.eth.get_block(rl.anchor_block)["hash"])
+    return RoundInputs(
+        task_id=ledger.task_id,
+        round=round_,
+        marketplace=str(marketplace),
+        chain_id=int(w3.eth.chain_id),
+        spec_cid=str(ledger.params["spec_cid"]),
+        spec=spec,
+        global_model_cid=rl.global_model_cid,
+        reveals=reveals,
+        replayed_cids=frozenset(ledger.revealed_before(round_)),
+        seed=derive_seed(ledger.task_id, round_, block_hash),
+        seed_source={"block_number": rl.anchor_block, "block_hash": "0x" + block_hash.hex()},
+        round_budget=int(ledger.params["round_budget"]),
+        previous_cumulative=dict(previous_cumulative),
+        previous_report_cid=previous_report_cid,
+    )
+
+
+def fetch_candidates(inputs: RoundInputs, store: ContentStore) -> list[CandidateUpdate]:
+    """Fetch and decode every revealed update; failures become candidates carrying the error."""
+    shapes = parameter_shapes(inputs.spec.model)
+    candidates = []
+    for reveal in inputs.reveals:
+        try:
+            blob = store.cat_bytes(reveal.cid)
+            if sha256_hex(blob) != reveal.sha256.lower():
+                raise CorruptContent(f"{reveal.cid}: bytes do not match the revealed sha256")
+            params = decode_weights(blob, shapes, max_bytes=inputs.spec.max_update_bytes)
+            candidates.append(
+                CandidateUpdate(reveal.participant, params, reveal.num_samples, reveal.cid)
+            )
+        except FedmarketError as exc:
+            candidates.append(
+                CandidateUpdate(reveal.participant, None, reveal.num_samples, reveal.cid, error=exc)
+            )
+    return candidates
+
+
+def compute_round(
+    inputs: RoundInputs, store: ContentStore, validation: Validation, *, publish: bool = True
+) -> RoundOutcome:
+    """Aggregate, value and pay one round; with ``publish`` the new model and report are stored."""
+    spec = inputs.spec
+    shapes = parameter_shapes(spec.model)
+    prev_blob = store.cat_bytes(inputs.global_model_cid)
+    prev_params = decode_weights(prev_blob, shapes, max_bytes=spec.max_update_bytes)
+    fresh = [r for r in inputs.reveals if r.cid not in inputs.replayed_cids]
+    candidates = fetch_candidates(replace(inputs, reveals=fresh), store)
+    accepted, rejected = screen_updates(candidates, spec.model, max_norm=spec.max_update_norm)
+    rejected_by = {r.participant: (r.reason, r.detail) for r in rejected}
+    for reveal in inputs.reveals:
+        if reveal.cid in inputs.replayed_cids:
+            rejected_by[reveal.participant] = (
+                REPLAYED_CID,
+                f"{reveal.cid} was revealed in an earlier round: a stale copy, not new work",
+            )
+    for cand in accepted:
+        if cand.params is not None and all(not np.any(v) for v in cand.params.values()):
+            rejected_by[cand.participant] = (
+                EMPTY_UPDATE,
+                "the update is all zeros: the global "
+                "model returned unchanged carries no information",
+            )
+    accepted = [c for c in accepted if c.participant not in rejected_by]
+    submissions = []
+    for reveal in inputs.reveals:
+        rej = rejected_by.get(reveal.participant)
+        submissions.append(
+            SubmissionRecord(
+                participant=reveal.participant,
+                cid=reveal.cid,
+                sha256=reveal.sha256,
+                num_samples=reveal.num_samples,
+                status="rejected" if rej else "accepted",
+                reason=rej[0] if rej else "",
+                detail=rej[1] if rej else "",
+            )
+        )
+    updates = [dict(c.params) for c in accepted if c.params is not None]
+    counts = [c.num_samples for c in accepted]
+    addresses = [c.participant for c in accepted]
+    aggregation: dict[str, Any] = {"aggregator": spec.aggregator}
+    if updates:
+        aggregator = get_aggregator(spec.aggregator, **spec.aggregator_params)
+        try:
+            delta = aggregator.aggregate(updates, counts)
+        except ValueError as exc:  # e.g. Krum needs more than 2f+2 updates
+            aggregation = {
+                "aggregator": "fedavg",
+                "fallback_from": spec.aggregator,
+                "reason": str(exc),
+            }
+            delta = get_aggregator("fedavg").aggregate(updates, counts)
+        new_params = {k: (prev_params[k] + delta[k]).astype(np.float32) for k in sorted(shapes)}
+    else:
+        new_params = dict(prev_params)
+    new_blob = encode_weights(new_params)
+    new_cid = store.add(new_blob).cid if publish else str(compute_cid(new_blob))
+
+    valuation_record: dict[str, Any] | None = None
+    round_payouts: dict[str, int] = {}
+    unit = 1
+    if updates:
+        sha_of = {r.participant: r.sha256.lower() for r in inputs.reveals}
+        step = value_round(
+            spec=spec.model,
+            prev_params=prev_params,
+            updates=updates,
+            num_samples=counts,
+            addresses=addresses,
+            validation=validation,
+            config=spec.valuation,
+            seed=inputs.seed,
+            budget=inputs.round_budget,
+            digests=InputDigests(
+                prev_model=sha256_hex(prev_blob),
+                updates=tuple(sha_of[a] for a in addresses),
+                validation=spec.validation_sha256.lower(),
+            ),
+            rejected=[(p, reason) for p, (reason, _) in sorted(rejected_by.items())],
+        )
+        valuation_record = step.record
+        unit = step.payout_unit
+        round_payouts = {a: int(p) for a, p in zip(addresses, step.payouts, strict=True) if p > 0}
+    total_paid = sum(round_payouts.values())
+    cumulative = add_payouts(inputs.previous_cumulative, round_payouts)
+    tree = PayoutTree(cumulative)
+    accuracy, loss = score_model(spec.model, new_params, validation.X, validation.y)
+    report = RoundReport(
+        task_id=inputs.task_id,
+        round=inputs.round,
+        marketplace=inputs.marketplace,
+        chain_id=inputs.chain_id,
+        spec_cid=inputs.spec_cid,
+        global_model_cid=inputs.global_model_cid,
+        new_global_cid=new_cid,
+        seed=inputs.seed,
+        seed_source=inputs.seed_source,
+        aggregator=spec.aggregator,
+        aggregator_params=spec.aggregator_params,
+        submissions=submissions,
+        valuation=valuation_record,
+        round_budget=inputs.round_budget,
+        round_payouts=round_payouts,
+        cumulative_payouts=cumulative,
+        previous_report_cid=inputs.previous_report_cid,
+        payout_root="0x" + tree.root.hex(),
+        total_paid=total_paid,
+        accuracy=round(float(accuracy), 12),
+        metrics={
+            "validation_loss": round(float(loss), 12),
+            "aggregation": aggregation,
+            "payout_unit": str(unit),
+        },
+    )
+    report_blob = report.to_json()
+    report_cid = store.add(report_blob).cid if publish else str(compute_cid(report_blob))
+    return RoundOutcome(
+        report=report,
+        report_cid=report_cid,
+        new_global_cid=new_cid,
+        payout_root=tree.root,
+        total_paid=total_paid,
+        accuracy=report.accuracy,
+        prev_params=prev_params,
+        accepted_updates=dict(zip(addresses, updates, strict=True)),
+    )
+
+
+def score_model(
+    spec: ModelSpec, params: Mapping[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of a model on the validation set, in float64."""
+    tensors = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
+    x = torch.from_numpy(np.array(X, dtype=np.float64))
+    target = torch.from_numpy(np.array(y, dtype=np.int64))
+    with torch.no_grad():
+        logits = forward(spec, tensors, x)
+        loss = torch.nn.functional.cross_entropy(logits, target).item()
+        accuracy = (logits.argmax(dim=1) == target).double().mean().item()
+    return float(accuracy), float(loss)

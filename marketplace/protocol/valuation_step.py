@@ -1,0 +1,107 @@
+"""Valuing one round's accepted updates and turning the values into integer token payouts.
+
+The pure `valuation` package does the work and owns the record: :func:`valuation.report.
+build_report` values the round (duplicate detection, the coalition utility, the method, integer
+allocation, fairness figures) and returns a :class:`~valuation.report.ValuationReport`, which the
+round report embeds as is and the audit checks with :func:`valuation.report.recompute`. This
+module only fixes the round's recipe from the task spec: the method for the round's size, the
+seed, the budget, the address order.
+
+Token amounts can exceed int64 (18-decimal tokens), while allocation works in int64: budgets
+are allocated in units of ``payout_unit`` (a power of ten, 1 for budgets below 2^63), then
+multiplied back; for budgets in whole tokens the payouts still sum exactly to the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import numpy as np
+
+from marketplace.protocol.task_spec import ValuationConfig
+from valuation.coalition import Score
+from valuation.model_spec import ModelSpec
+from valuation.report import InputDigests, Rejection, ValuationReport, build_report
+from valuation.report import ValuationConfig as ReportConfig
+
+INT64_MAX = (1 << 63) - 1
+
+
+class Validation(Protocol):
+    """The requester's validation set: inputs ``X`` and integer labels ``y``."""
+
+    @property
+    def X(self) -> np.ndarray: ...  # noqa: N802 (the conventional name of a data matrix)
+
+    @property
+    def y(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ValuationStep:
+    """The valuation report and the payouts in token base units (accepted participants)."""
+
+    report: ValuationReport
+    payouts: list[int]
+    payout_unit: int
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.report.to_dict()
+
+
+def payout_unit(budget: int) -> int:
+    """The granularity a budget is allocated in: 1, or the smallest power of ten that makes the
+    unit count fit in int64 (any remainder below one unit stays unspent)."""
+    unit = 1
+    while budget // unit > INT64_MAX:
+        unit *= 10
+    return unit
+
+
+def report_config(
+    config: ValuationConfig, n_players: int, seed: int, budget_units: int
+) -> ReportConfig:
+    """The valuation package's config for a round of ``n_players`` under the task's settings."""
+    return ReportConfig(
+        budget=budget_units,
+        method=config.method_for(n_players),
+        seed=seed,
+        score=cast(Score, config.score),
+        dtype="float64",
+        duplicate_threshold=config.duplicate_threshold,
+    )
+
+
+def value_round(
+    *,
+    spec: ModelSpec,
+    prev_params: Mapping[str, np.ndarray],
+    updates: Sequence[Mapping[str, np.ndarray]],
+    num_samples: Sequence[int],
+    addresses: Sequence[str],
+    validation: Validation,
+    config: ValuationConfig,
+    seed: int,
+    budget: int,
+    digests: InputDigests,
+    rejected: Sequence[tuple[str, str]] = (),
+) -> ValuationStep:
+    """Value the accepted updates of one round and allocate ``budget`` among them."""
+    unit = payout_unit(budget)
+    report = build_report(
+        spec=spec,
+        prev_params=dict(prev_params),
+        updates=[dict(u) for u in updates],
+        num_samples=list(num_samples),
+        participants=list(addresses),
+        validation=(np.asarray(validation.X), np.asarray(validation.y)),
+        digests=digests,
+        config=report_config(config, len(updates), seed, budget // unit),
+        rejected=[Rejection(p, reason) for p, reason in rejected],
+    )
+    return ValuationStep(
+        report=report, payouts=[int(p) * unit for p in report.payouts], payout_unit=unit
+    )

@@ -1,0 +1,2 @@
+"""What each party does with the protocol: the requester's task management, the coordinator
+(aggregator) loop and the audit."""

@@ -1,0 +1,505 @@
+"""The audit core: replay a task's ledger from chain events and IPFS, recompute, compare.
+
+Used by `fedmarket audit` and by the service. For every settled round it rebuilds the round's
+inputs from events, fetches every artifact (verifying hashes), recomputes the aggregate, the
+valuation (redoing the utilities), the integer payouts, the cumulative payouts and the Merkle
+root with the same code the coordinator runs, and compares each with what was settled and
+published. It then reconciles tokens against the contract's counters.
+
+Two kinds of difference are kept apart: float noise in utilities or values within
+``tolerance`` (reported as *noise*, not a failure: different CPUs may round differently) and
+everything else — a different CID, root, payout, status or input — which is a *mismatch*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from marketplace.chain.client import MarketplaceClient
+from marketplace.errors import ConfigError, FedmarketError
+from marketplace.protocol.ledger import Ledger, RoundLedger
+from marketplace.protocol.merkle import PayoutTree
+from marketplace.protocol.round_compute import (
+    RoundOutcome,
+    Validation,
+    compute_round,
+    inputs_from_ledger,
+)
+from marketplace.protocol.round_report import RoundReport
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.tolerances import DEFAULT_TOLERANCE
+from marketplace.storage import ContentStore
+from valuation.errors import ValuationError
+from valuation.report import InputDigests, Status, ValuationReport, recompute
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference: where, what was expected (recomputed), what was found (published)."""
+
+    round: int | None
+    field: str
+    expected: Any
+    found: Any
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _jsonable(v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class RoundAudit:
+    round: int
+    status: str = "ok"  # ok | mismatch | unavailable | voided | challenged | unsettled
+    accuracy: float | None = None
+    total_paid: int = 0
+    mismatches: list[Finding] = field(default_factory=list)
+    noise: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "status": self.status,
+            "accuracy": self.accuracy,
+            "total_paid": str(self.total_paid),
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "noise": [n.to_dict() for n in self.noise],
+        }
+
+
+@dataclass
+class AuditResult:
+    task_id: int
+    rounds: list[RoundAudit] = field(default_factory=list)
+    ledger_findings: list[Finding] = field(default_factory=list)
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    tolerance: float = DEFAULT_TOLERANCE
+
+    @property
+    def mismatches(self) -> list[Finding]:
+        return [m for r in self.rounds for m in r.mismatches] + self.ledger_findings
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "ok": self.ok,
+            "tolerance": self.tolerance,
+            "rounds": [r.to_dict() for r in self.rounds],
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "payouts": self.payouts,
+        }
+
+
+def audit_task(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    *,
+    validation: Validation | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> AuditResult:
+    """Recompute and check every round and the token totals of ``task_id``."""
+    ledger = Ledger.from_events(task_id, client.task_events(task_id))
+    if not ledger.params:
+        raise ConfigError(f"task {task_id} does not exist on this marketplace")
+    result = AuditResult(task_id=task_id, tolerance=tolerance)
+    spec = _fetch_spec(store, ledger, result)
+    if validation is None:
+        validation = _published_validation(store, ledger, spec, result)
+    cumulative: dict[str, int] = {}
+    previous_report_cid = ""
+    for r in sorted(ledger.rounds):
+        rl = ledger.rounds[r]
+        ra = RoundAudit(round=r)
+        result.rounds.append(ra)
+        if rl.settlement is None:
+            ra.status = "unsettled"
+            continue
+        ra.total_paid = int(rl.settlement["total_paid"])
+        if spec is None or validation is None:
+            ra.status = "unavailable"
+            continue
+        outcome = _recompute(
+            client, store, ledger, rl, spec, validation, cumulative, previous_report_cid, ra
+        )
+        if outcome is None:
+            continue
+        _compare_round(store, rl, outcome, ra, tolerance, validation)
+        ra.accuracy = outcome.accuracy
+        if rl.voided:
+            ra.status = "voided" if not ra.mismatches else ra.status
+            continue  # a voided round pays nothing and does not move the cumulative
+        if rl.challenge is not None and rl.upheld is None:
+            ra.status = "challenged" if not ra.mismatches else ra.status
+        cumulative = dict(outcome.report.cumulative_payouts)
+        previous_report_cid = rl.settlement["report_cid"]
+    _reconcile(client, ledger, cumulative, result)
+    claimed: dict[str, int] = {}
+    for c in ledger.claims:
+        claimed[c["account"]] = claimed.get(c["account"], 0) + c["amount"]
+    result.payouts = [
+        {"account": a, "entitled": str(v), "claimed": str(claimed.get(a, 0))}
+        for a, v in sorted(cumulative.items())
+    ]
+    return result
+
+
+# -- steps --------------------------------------------------------------------------------
+
+
+def _fetch_spec(store: ContentStore, ledger: Ledger, result: AuditResult) -> TaskSpec | None:
+    cid = str(ledger.params["spec_cid"])
+    try:
+        return TaskSpec.from_json(store.cat_bytes(cid))
+    except FedmarketError as exc:
+        result.ledger_findings.append(
+            Finding(None, "spec_cid", cid, None, f"task spec unavailable: {exc}")
+        )
+        return None
+
+
+def _published_validation(
+    store: ContentStore, ledger: Ledger, spec: TaskSpec | None, result: AuditResult
+) -> Validation | None:
+    from marketplace.protocol.dataset import dataset_from_bytes, dataset_sha256
+
+    if ledger.validation_cid is None:
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "validation",
+                ledger.params.get("validation_sha256"),
+                None,
+                "the validation set has not been published yet; pass --validation FILE",
+            )
+        )
+        return None
+    try:
+        ds = dataset_from_bytes(store.cat_bytes(ledger.validation_cid))
+    except (FedmarketError, ValueError) as exc:
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "validation",
+                ledger.validation_cid,
+                None,
+                f"validation set unavailable: {exc}",
+            )
+        )
+        return None
+    committed = str(ledger.params["validation_sha256"]).removeprefix("0x")
+    if dataset_sha256(ds) != committed:
+        result.ledger_findings.append(
+            Finding(
+                None, "validation_sha256", committed, dataset_sha256(ds), "published set differs"
+            )
+        )
+        return None
+    return ds
+
+
+def _recompute(
+    client: MarketplaceClient,
+    store: ContentStore,
+    ledger: Ledger,
+    rl: RoundLedger,
+    spec: TaskSpec,
+    validation: Validation,
+    cumulative: dict[str, int],
+    previous_report_cid: str,
+    ra: RoundAudit,
+) -> RoundOutcome | None:
+    try:
+        inputs = inputs_from_ledger(
+            client.w3,
+            ledger,
+            rl.round,
+            spec,
+            marketplace=client.market.address,
+            previous_cumulative=cumulative,
+            previous_report_cid=previous_report_cid,
+        )
+        return compute_round(inputs, store, validation, publish=False)
+    except FedmarketError as exc:
+        ra.status = "unavailable"
+        ra.mismatches.append(
+            Finding(
+                rl.round,
+                "artifacts",
+                "fetchable",
+                None,
+                f"cannot recompute the round: {exc.user_message()}",
+            )
+        )
+        return None
+
+
+def _compare_round(
+    store: ContentStore,
+    rl: RoundLedger,
+    outcome: RoundOutcome,
+    ra: RoundAudit,
+    tolerance: float,
+    validation: Validation,
+) -> None:
+    settled = rl.settlement or {}
+    r = rl.round
+    expected_root = "0x" + outcome.payout_root.hex()
+    checks = [
+        ("new_global_cid", outcome.new_global_cid, settled.get("new_global_cid")),
+        ("payout_root", expected_root, str(settled.get("payout_root", "")).lower()),
+        ("total_paid", outcome.total_paid, settled.get("total_paid")),
+    ]
+    for name, expected, found in checks:
+        if expected != found:
+            ra.mismatches.append(Finding(r, name, expected, found, "settled value differs"))
+    try:  # the settled model must be retrievable: the next round (and users) start from it
+        store.cat_bytes(str(settled.get("new_global_cid")))
+    except FedmarketError as exc:
+        ra.mismatches.append(
+            Finding(
+                r,
+                "new_global_cid",
+                "retrievable",
+                settled.get("new_global_cid"),
+                f"settled model unavailable: {exc}",
+            )
+        )
+        ra.status = "unavailable"
+    try:
+        published = RoundReport.from_json(store.cat_bytes(settled["report_cid"]))
+    except (FedmarketError, KeyError) as exc:
+        ra.mismatches.append(
+            Finding(r, "report_cid", settled.get("report_cid"), None, f"report unavailable: {exc}")
+        )
+        ra.status = "unavailable"
+        return
+    _compare_reports(r, outcome.report, published, ra, tolerance)
+    _check_valuation(r, outcome, published, ra, validation)
+    tree_root = "0x" + PayoutTree(published.cumulative_payouts).root.hex()
+    if tree_root != str(settled.get("payout_root", "")).lower():
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.cumulative_payouts",
+                tree_root,
+                settled.get("payout_root"),
+                "the published payouts do not hash to the settled root",
+            )
+        )
+    if outcome.report_cid != settled.get("report_cid") and not ra.mismatches:
+        ra.noise.append(
+            Finding(
+                r,
+                "report_cid",
+                outcome.report_cid,
+                settled.get("report_cid"),
+                "report bytes differ only by float noise",
+            )
+        )
+    if ra.mismatches and ra.status == "ok":
+        ra.status = "mismatch"
+
+
+def _compare_reports(
+    r: int, expected: RoundReport, found: RoundReport, ra: RoundAudit, tol: float
+) -> None:
+    exact_fields = (
+        "global_model_cid",
+        "new_global_cid",
+        "seed",
+        "aggregator",
+        "round_budget",
+        "round_payouts",
+        "cumulative_payouts",
+        "payout_root",
+        "total_paid",
+        "previous_report_cid",
+        "spec_cid",
+    )
+    for name in exact_fields:
+        e, f = getattr(expected, name), getattr(found, name)
+        if e != f:
+            ra.mismatches.append(Finding(r, f"report.{name}", e, f, "differs from recomputation"))
+    exp_subs = {s.participant: s for s in expected.submissions}
+    for sub in found.submissions:
+        e_sub = exp_subs.get(sub.participant)
+        if e_sub is None or (e_sub.status, e_sub.cid) != (sub.status, sub.cid):
+            ra.mismatches.append(
+                Finding(
+                    r,
+                    f"report.submissions[{sub.participant}]",
+                    None if e_sub is None else f"{e_sub.status} {e_sub.reason}".strip(),
+                    f"{sub.status} {sub.reason}".strip(),
+                    "submission status differs",
+                )
+            )
+    if len(found.submissions) != len(expected.submissions):
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.submissions",
+                len(expected.submissions),
+                len(found.submissions),
+                "number of submissions differs",
+            )
+        )
+    if expected.accuracy is not None and found.accuracy is not None:
+        _compare_floats(r, "report.accuracy", [expected.accuracy], [found.accuracy], ra, tol)
+
+
+def _check_valuation(
+    r: int, outcome: RoundOutcome, published: RoundReport, ra: RoundAudit, validation: Validation
+) -> None:
+    """Redo the published valuation from its own inputs with `valuation.report.recompute`.
+
+    The recomputation uses the updates this audit fetched and verified itself, so a report
+    that names other inputs, other utilities, other values or other payouts than its inputs
+    give is a mismatch; float noise within the valuation package's tolerances is noise.
+    """
+    if published.valuation is None:
+        if outcome.report.valuation is not None:
+            ra.mismatches.append(
+                Finding(
+                    r,
+                    "report.valuation",
+                    "a valuation",
+                    None,
+                    "the round had accepted updates but no valuation",
+                )
+            )
+        return
+    try:
+        report = ValuationReport.from_dict(published.valuation)
+    except (ValuationError, KeyError, TypeError, ValueError) as exc:
+        ra.mismatches.append(
+            Finding(r, "report.valuation", "a valid valuation report", None, f"unreadable: {exc}")
+        )
+        return
+    missing = [p for p in report.participants if p not in outcome.accepted_updates]
+    if missing:
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.valuation.participants",
+                sorted(outcome.accepted_updates),
+                list(report.participants),
+                "values players whose updates are not valid",
+            )
+        )
+        return
+    expected = outcome.report.valuation or {}
+    digests = InputDigests.from_dict(expected["digests"]) if expected else None
+    checked = recompute(
+        report,
+        [outcome.accepted_updates[p] for p in report.participants],
+        outcome.prev_params,
+        (np.asarray(validation.X), np.asarray(validation.y)),
+        digests=digests,
+    )
+    for check in checked.checks:
+        if check.status is Status.OK:
+            continue
+        finding = Finding(
+            r,
+            f"report.valuation.{check.field}",
+            check.found,
+            check.expected,
+            check.detail or f"max |diff| {check.max_abs_diff:.3g}",
+        )
+        (ra.mismatches if check.status is Status.MISMATCH else ra.noise).append(finding)
+
+
+def _compare_floats(
+    r: int, name: str, expected: list[float], found: list[float], ra: RoundAudit, tol: float
+) -> None:
+    if len(expected) != len(found):
+        ra.mismatches.append(Finding(r, name, expected, found, "different lengths"))
+        return
+    for i, (e, f) in enumerate(zip(expected, found, strict=True)):
+        label = name if len(expected) == 1 else f"{name}[{i}]"
+        if e == f:
+            continue
+        if not (math.isfinite(e) and math.isfinite(f)) or abs(e - f) > tol:
+            ra.mismatches.append(Finding(r, label, e, f, f"differs by more than {tol:g}"))
+        else:
+            ra.noise.append(Finding(r, label, e, f, f"float noise within {tol:g}"))
+
+
+def _reconcile(
+    client: MarketplaceClient, ledger: Ledger, cumulative: dict[str, int], result: AuditResult
+) -> None:
+    """Tokens: events against the contract's counters, and against the recomputed payouts."""
+    info = client.task(ledger.task_id)
+    pairs = [
+        ("totals.allocated", ledger.allocated, int(info.total_allocated)),
+        ("totals.claimed", ledger.total_claimed, int(info.total_claimed)),
+        ("totals.slashed", ledger.total_slashed, int(info.total_slashed)),
+        ("totals.refunded", ledger.total_refunded, int(info.total_refunded)),
+    ]
+    for name, from_events, on_chain in pairs:
+        if from_events != on_chain:
+            result.ledger_findings.append(
+                Finding(
+                    None,
+                    name,
+                    from_events,
+                    on_chain,
+                    "events do not add up to the contract's total",
+                )
+            )
+    held = 0
+    for account in ledger.stakes:
+        held += int(client.participant(ledger.task_id, account)["stake"])
+    if ledger.total_staked != ledger.total_withdrawn + ledger.total_slashed + held:
+        result.ledger_findings.append(
+            Finding(
+                None,
+                "stakes",
+                ledger.total_staked,
+                ledger.total_withdrawn + ledger.total_slashed + held,
+                "staked != returned + slashed + held",
+            )
+        )
+    escrow_left = (
+        ledger.escrow + ledger.total_slashed - ledger.total_claimed - ledger.total_refunded
+    )
+    if escrow_left < 0:
+        result.ledger_findings.append(
+            Finding(None, "escrow", ">= 0", escrow_left, "more paid out than escrowed")
+        )
+    per_account: dict[str, int] = {}
+    for c in ledger.claims:
+        per_account[c["account"].lower()] = per_account.get(c["account"].lower(), 0) + c["amount"]
+    entitled = {a.lower(): v for a, v in cumulative.items()}
+    for account, amount in sorted(per_account.items()):
+        if amount > entitled.get(account, 0):
+            result.ledger_findings.append(
+                Finding(
+                    None,
+                    f"claims[{account}]",
+                    entitled.get(account, 0),
+                    amount,
+                    "claimed more than the recomputed payouts",
+                )
+            )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and abs(value) > 2**53:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,195 @@
+"""The coordinator (aggregator) loop: open rounds, wait out the windows, settle, finalize.
+
+It is restart-safe because it keeps no state of its own: every decision is read back from the
+chain (the task's phase and rounds) and from IPFS (earlier round reports), and every output is
+a deterministic function of those. Killed between the reveal deadline and the settlement, a
+restarted coordinator recomputes the very same report (same CIDs) and settles once; killed after
+settling, it finds the round settled and moves on. The contract refuses a second settlement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.structs import Phase, RoundStatus
+from marketplace.errors import ContractRevert, ProtocolError
+from marketplace.protocol.ledger import Ledger
+from marketplace.protocol.ledger_lookup import TaskFacts, task_facts
+from marketplace.protocol.round_compute import (
+    RoundInputs,
+    RoundOutcome,
+    Validation,
+    compute_round,
+    gather_inputs,
+)
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.storage import ContentStore
+
+Log = Callable[[str], None]
+
+#: Seconds past a deadline (in block time) before acting on it: the next block's timestamp
+#: must be past the deadline for the contract to agree.
+DEADLINE_MARGIN_S = 1
+
+
+@dataclass
+class CoordinatorSummary:
+    """What the run did, for the CLI and the demo."""
+
+    settled: dict[int, RoundOutcome] = field(default_factory=dict)
+    slashed: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Coordinator:
+    """Drives one task as its aggregator until the task ends."""
+
+    def __init__(
+        self,
+        client: MarketplaceClient,
+        store: ContentStore,
+        task_id: int,
+        validation: Validation,
+        *,
+        poll_interval: float = 0.25,
+        slash_non_revealers: bool = True,
+        log: Log = print,
+        on_settled: Callable[[RoundOutcome], None] | None = None,
+        compute: Callable[..., RoundOutcome] = compute_round,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.task_id = task_id
+        self.validation = validation
+        self.poll_interval = poll_interval
+        self.slash_non_revealers = slash_non_revealers
+        self.log = log
+        self.on_settled = on_settled
+        self.compute = compute  # the round computation (tests substitute a dishonest one)
+        self.summary = CoordinatorSummary()
+        self.facts: TaskFacts = task_facts(client, task_id)
+        self.spec = TaskSpec.from_json(store.cat_bytes(self.facts.spec_cid))
+        task = client.task(task_id)
+        if str(task.aggregator).lower() != client.address.lower():
+            raise ProtocolError(
+                f"{client.address} is not the aggregator of task {task_id} ({task.aggregator})"
+            )
+
+    def run(self, *, timeout: float | None = None) -> CoordinatorSummary:
+        """Work the task until it has ended (or ``timeout`` seconds pass)."""
+        started = time.monotonic()
+        while self.step():
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise ProtocolError(f"coordinator gave up after {timeout:.0f}s")
+            time.sleep(self.poll_interval)
+        return self.summary
+
+    def step(self) -> bool:
+        """Act once on the current phase; False once the task has ended or was cancelled."""
+        phase = self.client.phase(self.task_id)
+        task = self.client.task(self.task_id)
+        round_ = int(task.last_round)
+        now = self.client.chain_time()
+        if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
+            return False
+        if phase in (Phase.CREATED, Phase.FINAL):
+            if round_ >= int(task.rounds):
+                self._try(lambda: self.client.finalize(self.task_id), "finalize")
+                return True
+            self._open(round_ + 1)
+            return True
+        info = self.client.round(self.task_id, round_)
+        if phase in (Phase.COMMIT, Phase.REVEAL, Phase.SETTLE):
+            if now < int(info.reveal_deadline) + DEADLINE_MARGIN_S:
+                return True
+            if info.round_status == RoundStatus.OPEN:
+                self._settle(round_)
+            return True
+        if phase == Phase.CHALLENGE:
+            if info.round_status == RoundStatus.CHALLENGED:
+                return True  # the arbiter decides; nothing to do until then
+            if now >= int(info.challenge_deadline) + DEADLINE_MARGIN_S:
+                self._try(lambda: self.client.finalize(self.task_id), "finalize")
+            return True
+        return True
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _open(self, round_: int) -> None:
+        cid = self.current_global_cid()
+        if self._try(lambda: self.client.open_round(self.task_id, cid), f"open round {round_}"):
+            self.log(f"round {round_}: opened with global model {cid}")
+
+    def current_global_cid(self) -> str:
+        """The model the next round starts from: the latest valid settlement's, else the initial."""
+        events = self.client.task_events(self.task_id, self.facts.created_block)
+        ledger = Ledger.from_events(self.task_id, events)
+        last = ledger.last_valid_settlement_before(max(ledger.rounds, default=0) + 1)
+        if last is None or last.settlement is None:
+            return self.facts.initial_model_cid
+        return str(last.settlement["new_global_cid"])
+
+    def _settle(self, round_: int) -> None:
+        inputs: RoundInputs = gather_inputs(
+            self.client, self.store, self.task_id, round_, self.facts, self.spec
+        )
+        outcome = self.compute(inputs, self.store, self.validation)
+        try:
+            self.client.settle(
+                self.task_id,
+                outcome.new_global_cid,
+                outcome.report_cid,
+                outcome.payout_root,
+                outcome.total_paid,
+            )
+        except ContractRevert as exc:
+            if self.client.round(self.task_id, round_).round_status != RoundStatus.OPEN:
+                self.log(f"round {round_}: already settled ({exc.error_name})")
+                return
+            raise
+        self.summary.settled[round_] = outcome
+        accuracy = f"{outcome.accuracy:.3f}" if outcome.accuracy is not None else "n/a"
+        self.log(
+            f"round {round_}: settled, accuracy {accuracy}, paid {outcome.total_paid}, "
+            f"report {outcome.report_cid}"
+        )
+        if self.on_settled is not None:
+            self.on_settled(outcome)
+        if self.slash_non_revealers:
+            self._slash(round_)
+
+    def _slash(self, round_: int) -> None:
+        events = self.client.task_events(self.task_id, self.facts.created_block)
+        committed = {
+            e.args["participant"]
+            for e in events
+            if e.name == "Committed" and e.args["round"] == round_
+        }
+        revealed = {
+            e.args["participant"]
+            for e in events
+            if e.name == "Revealed" and e.args["round"] == round_
+        }
+        already = {
+            e.args["participant"]
+            for e in events
+            if e.name == "ParticipantSlashed" and e.args["round"] == round_
+        }
+        for participant in sorted(committed - revealed - already):
+            if self._try(self._slasher(round_, participant), f"slash {participant}"):
+                self.summary.slashed.append((round_, participant))
+                self.log(f"round {round_}: slashed {participant} (committed, did not reveal)")
+
+    def _slasher(self, round_: int, participant: str) -> Callable[[], object]:
+        return lambda: self.client.slash(self.task_id, round_, participant)
+
+    def _try(self, action: Callable[[], object], what: str) -> bool:
+        """Run a transaction whose failure only means someone else (or time) got there first."""
+        try:
+            action()
+            return True
+        except ContractRevert as exc:
+            self.log(f"{what}: not done ({exc.error_name}); will re-check")
+            return False

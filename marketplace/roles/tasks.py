@@ -1,0 +1,173 @@
+"""Creating tasks and reading the market: the functions behind `fedmarket task`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.structs import Phase, TaskParams
+from marketplace.errors import ConfigError
+from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.weights import encode_weights
+from marketplace.storage import ContentStore
+from valuation.architecture import build_module
+from valuation.model_spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Round timing, in seconds."""
+
+    commit: int = 10
+    reveal: int = 8
+    settle: int = 300
+    challenge: int = 3
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    task_id: int
+    spec_cid: str
+    initial_model_cid: str
+
+
+def initial_model_blob(model: ModelSpec, seed: int) -> bytes:
+    """Canonical bytes of the seeded initial model (round 1's global model)."""
+    module = build_module(model, seed=seed)
+    params = {n: p.detach().numpy().astype(np.float32) for n, p in module.named_parameters()}
+    return encode_weights(params)
+
+
+def create_task(
+    client: MarketplaceClient,
+    store: ContentStore,
+    spec: TaskSpec,
+    *,
+    aggregator: str,
+    rounds: int,
+    round_budget: int,
+    min_stake: int,
+    windows: Windows = Windows(),
+    settle_bond: int = 0,
+    arbiter: str | None = None,
+    slash_bps: int = 1000,
+    max_samples: int = 10_000,
+    init_seed: int = 0,
+) -> CreatedTask:
+    """Publish the spec and initial model, then escrow the budget on-chain."""
+    if rounds < 1 or round_budget <= 0 or min_stake <= 0:
+        raise ConfigError("rounds, budget and stake must all be positive")
+    spec_cid = store.add(spec.to_json()).cid
+    model_cid = store.add(initial_model_blob(spec.model, init_seed)).cid
+    params = TaskParams(
+        spec_cid=spec_cid,
+        initial_model_cid=model_cid,
+        validation_sha256=bytes.fromhex(spec.validation_sha256),
+        rounds=rounds,
+        round_budget=round_budget,
+        min_stake=min_stake,
+        commit_window=windows.commit,
+        reveal_window=windows.reveal,
+        settle_window=windows.settle,
+        challenge_window=windows.challenge,
+        aggregator=client.w3.to_checksum_address(aggregator),
+        arbiter=client.w3.to_checksum_address(arbiter) if arbiter else TaskParams.arbiter,
+        settle_bond=settle_bond,
+        slash_bps=slash_bps,
+        max_samples=max_samples,
+    )
+    task_id = client.create_task(params)
+    return CreatedTask(task_id=task_id, spec_cid=spec_cid, initial_model_cid=model_cid)
+
+
+def market(client: MarketplaceClient, *, open_only: bool = False) -> list[dict[str, Any]]:
+    """Every task with its budget, rounds, stake, participants and state (from events + views)."""
+    events = client.events.fetch(0)
+    joined: dict[int, int] = {}
+    for e in events:
+        if e.name == "ParticipantJoined":
+            joined[e.args["task_id"]] = joined.get(e.args["task_id"], 0) + 1
+    rows = []
+    for e in events:
+        if e.name != "TaskCreated":
+            continue
+        task_id = int(e.args["task_id"])
+        row = task_summary(client, task_id, e.args, joined.get(task_id, 0))
+        if open_only and row["phase"] in ("ENDED", "CANCELLED"):
+            continue
+        rows.append(row)
+    return rows
+
+
+def task_summary(
+    client: MarketplaceClient, task_id: int, created: dict[str, Any], participants: int
+) -> dict[str, Any]:
+    info = client.task(task_id)
+    params = created["params"]
+    return {
+        "task_id": task_id,
+        "requester": created["requester"],
+        "aggregator": params["aggregator"],
+        "spec_cid": params["spec_cid"],
+        "initial_model_cid": params["initial_model_cid"],
+        "rounds": int(params["rounds"]),
+        "round": int(info.last_round),
+        "round_budget": str(params["round_budget"]),
+        "budget": str(int(params["round_budget"]) * int(params["rounds"])),
+        "min_stake": str(params["min_stake"]),
+        "participants": participants,
+        "phase": Phase(client.phase(task_id)).name,
+        "allocated": str(info.total_allocated),
+        "claimed": str(info.total_claimed),
+    }
+
+
+def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
+    """One task in detail: summary, per-round settlement facts, participants."""
+    events = client.task_events(task_id)
+    created = next((e for e in events if e.name == "TaskCreated"), None)
+    if created is None:
+        raise ConfigError(f"task {task_id} does not exist", hint="see `fedmarket task list`")
+    participants = [e.args["participant"] for e in events if e.name == "ParticipantJoined"]
+    summary = task_summary(client, task_id, created.args, len(participants))
+    rounds = []
+    for r in range(1, summary["round"] + 1):
+        info = client.round(task_id, r)
+        settled = next(
+            (e for e in events if e.name == "RoundSettled" and e.args["round"] == r), None
+        )
+        rounds.append(
+            {
+                "round": r,
+                "status": info.round_status.name,
+                "reveals": sum(1 for e in events if e.name == "Revealed" and e.args["round"] == r),
+                "total_paid": str(info.total_paid),
+                "report_cid": settled.args["report_cid"] if settled else None,
+                "new_global_cid": settled.args["new_global_cid"] if settled else None,
+            }
+        )
+    return {**summary, "participant_addresses": participants, "rounds_detail": rounds}
+
+
+def load_spec(store: ContentStore, spec_cid: str) -> TaskSpec:
+    return TaskSpec.from_json(store.cat_bytes(spec_cid))
+
+
+def publish_validation(
+    client: MarketplaceClient, store: ContentStore, task_id: int, validation: Any
+) -> str:
+    """Upload the validation set (canonical bytes) and publish its CID on-chain.
+
+    Checks first that it is the set the task committed to, so a wrong file is never published.
+    """
+    from marketplace.protocol.dataset import dataset_sha256, dataset_to_bytes
+
+    committed = str(client.task(task_id).validation_sha256).removeprefix("0x")
+    if dataset_sha256(validation) != committed:
+        raise ConfigError(f"this is not the validation set task {task_id} committed to")
+    cid = store.add(dataset_to_bytes(validation)).cid
+    client.publish_validation(task_id, cid)
+    return cid
