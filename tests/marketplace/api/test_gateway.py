@@ -58,7 +58,7 @@ def test_car_reimports_to_the_same_root_and_bytes(store: MemoryStore, client: Te
     again = MemoryStore()
     assert again.import_car(io.BytesIO(response.content)) == [cid]
     assert again.cat_bytes(cid) == PAYLOAD
-    roots, blocks = read_car(io.BytesIO(response.content))
+    _roots, blocks = read_car(io.BytesIO(response.content))
     order = [c for c, _ in blocks]
     assert order[0] == CID.parse(cid)  # depth-first: the root first
     assert len(order) == len(set(order)) == 5
