@@ -147,12 +147,16 @@ def reveal(msg: Message, context: Context) -> Message:
 
 
 def claim(msg: Message, context: Context) -> Message:
-    """Collect every token earned and the stake (the final report travels in the message)."""
+    """Collect every token earned and the stake (the round reports travel in the message:
+    each is stored only if it hashes to its CID, and the claim uses the one the chain names)."""
     facts = msg.content.config_records[RECORD]
     node = participation(context, get_int(facts, "task-id"))
-    report = get_bytes(facts, "report")
-    if report:
-        _keep_verified(node, report, str(facts["report-cid"]), "the final round report")
+    cids, reports = facts.get("report-cids", []), facts.get("reports", [])
+    if not isinstance(cids, list) or not isinstance(reports, list) or len(cids) != len(reports):
+        raise ProtocolError("the claim message's reports do not match their CIDs")
+    for cid, report in zip(cids, reports, strict=True):
+        if isinstance(report, bytes):
+            _keep_verified(node, report, str(cid), f"round report {cid}")
     node.collect()
     summary = node.summary
     out: dict[str, Any] = {"address": node.address, "claimed": str(summary.claimed),

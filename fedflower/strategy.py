@@ -316,13 +316,14 @@ class PaidStrategy(Strategy):
             what="the task to end",
             timeout=timeout,
         )
-        events = self._events()
-        last_final = int(self.client.task(self.task_id).last_final_round)
-        settled = find_event(events, "RoundSettled", last_final) if last_final else None
-        facts: dict[str, Any] = {"task-id": self.task_id}
-        if settled is not None:
-            cid = str(settled.args["report_cid"])
-            facts.update({"report-cid": cid, "report": self.store.cat_bytes(cid)})
+        # Every settled round's report: a claim needs the final one, which nodes may lack.
+        settled = [e for e in self._events() if e.name == "RoundSettled"]
+        cids = [str(e.args["report_cid"]) for e in settled]
+        facts: dict[str, Any] = {
+            "task-id": self.task_id,
+            "report-cids": cids,
+            "reports": [self.store.cat_bytes(cid) for cid in cids],
+        }
         content = RecordDict({RECORD: ConfigRecord(facts)})
         nodes = list(grid.get_node_ids())
         messages = [Message(content, dst_node_id=node, message_type=CLAIM) for node in nodes]
