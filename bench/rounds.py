@@ -330,8 +330,8 @@ def main() -> int:
             moved = row["bytes_between_hosts_per_round"]
             print(f"{layout:<12} {row['round_s']:>8.1f} {row['after_reveal_s']:>15.1f} "
                   f"{'-' if moved is None else f'{moved:,.0f}':>12}")  # fmt: skip
-        if not sizes:
-            return 0
+    if not sizes:
+        return 0
     print(
         f"{'n':>3} {'round s':>8} {'train':>7} {'storage':>8} {'chain':>7} {'value':>7} "
         f"{'other':>7} {'chain+storage':>14}"

@@ -42,6 +42,7 @@ from flwr.supercore import log as flwr_log
 from fedflower.records import CLAIM, RECORD, REVEAL, get_bytes, to_array_record
 from marketplace.chain.structs import Phase, RoundStatus
 from marketplace.errors import ConfigError, ProtocolError
+from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import find_event
 from marketplace.protocol.payouts import load_report
 from marketplace.protocol.weights import decode_weights, sha256_hex
@@ -283,22 +284,19 @@ class PaidStrategy(Strategy):
             Message(content, dst_node_id=node, message_type=REVEAL) for node in self._train_nodes
         ]
         replies = list(self._grid.send_and_receive(messages, timeout=float(left)))
-        revealed = {
-            str(e.args["participant"]).lower(): e
-            for e in self._events()
-            if e.name == "Revealed" and e.args["round"] == round_
-        }
+        ledger = Ledger.from_events(self.task_id, self._events())
+        revealed = {p.lower(): r for p, r in ledger.round(round_).reveals.items()}
         for reply in replies:
             facts = None if reply.has_error() else reply.content.config_records.get(RECORD)
             if facts is None or not facts.get("revealed"):
                 continue
             address, blob = str(facts["address"]), facts.get("update")
-            event = revealed.get(address.lower())
-            if not isinstance(blob, bytes) or event is None:
+            reveal = revealed.get(address.lower())
+            if not isinstance(blob, bytes) or reveal is None:
                 paid.rejected_bytes.append(address)
                 continue
-            sha = str(event.args["sha256"]).removeprefix("0x").lower()
-            if sha256_hex(blob) != sha or str(compute_cid(blob)) != str(event.args["cid"]):
+            sha = str(reveal["sha256"]).removeprefix("0x").lower()
+            if sha256_hex(blob) != sha or str(compute_cid(blob)) != str(reveal["cid"]):
                 paid.rejected_bytes.append(address)
                 self.log(f"round {round_}: {address} sent bytes that are not its reveal; dropped")
                 continue
