@@ -38,8 +38,9 @@ pytestmark = [pytest.mark.flower, pytest.mark.anvil, pytest.mark.slow]
 
 EXAMPLE = ROOT / "examples" / "flower-digits"
 NODES = ("n0", "n1", "n2")
-#: Rounds per mode: one on loopback; two in namespaces, the second with a node cut off.
-ROUNDS = {"loopback": 1, "netns": 2}
+#: One round each (a paid Flower round takes about two minutes here); in namespaces one
+#: node is cut off after committing in it.
+ROUNDS = {"loopback": 1, "netns": 1}
 #: Each window must hold one Flower message exchange: the SuperNode polls every 3 s and
 #: starts a fresh ClientApp process per message (FAB install, torch, web3 imports), which
 #: took 30-40 s on the shared 2-core machine at a load average of 8-13 (importing the app alone: 13 s).
@@ -151,7 +152,8 @@ def _run(cluster: Cluster, *, rounds: int, cut_off: bool) -> None:
     assert result["ok"] is True, result["mismatches"]
     assert [r["status"] for r in result["rounds"]] == ["ok"] * rounds
     payouts = {p["account"].lower(): p for p in result["payouts"]}
-    assert set(payouts) == {a.lower() for a in addresses}  # everyone earned in some round
+    paid = addresses[:2] if cut is not None else addresses
+    assert set(payouts) == {a.lower() for a in paid}
     for p in payouts.values():
         assert int(p["claimed"]) == int(p["entitled"]) > 0
     assert state["claimed"] and fed.marketplace
