@@ -97,6 +97,7 @@ class PaidStrategy(Strategy):
         self.claims: dict[str, dict[str, Any]] = {}
         self._round = 0
         self._train_nodes: list[int] = []
+        self._all_nodes: set[int] = set()
         self._grid: Grid | None = None
         self._check_aggregation()
 
@@ -188,7 +189,7 @@ class PaidStrategy(Strategy):
             evaluate_config=evaluate_config,
             evaluate_fn=evaluate_fn,
         )
-        self.finish(grid, timeout=timeout)
+        self.finish(grid, timeout=min(timeout, 600.0))
         return result
 
     def configure_train(
@@ -215,6 +216,7 @@ class PaidStrategy(Strategy):
             message.content[RECORD] = facts
         self._round = round_
         self._train_nodes = [m.metadata.dst_node_id for m in messages]
+        self._all_nodes.update(self._train_nodes)
         self.rounds[round_] = PaidRound(round_)
         self.log(f"round {round_}: opened on-chain, {len(messages)} node(s) asked to train")
         return messages
@@ -307,8 +309,8 @@ class PaidStrategy(Strategy):
             f"dropped {len(paid.rejected_bytes)}"
         )
 
-    def finish(self, grid: Grid, *, timeout: float = 3600) -> None:
-        """Finalise the task on-chain, then ask every node to claim."""
+    def finish(self, grid: Grid, *, timeout: float = 600) -> None:
+        """Finalise the task on-chain, then have every node that trained claim."""
         self._advance(
             lambda: self.client.phase(self.task_id) == Phase.ENDED,
             what="the task to end",
@@ -323,14 +325,27 @@ class PaidStrategy(Strategy):
             "reports": [self.store.cat_bytes(cid) for cid in cids],
         }
         content = RecordDict({RECORD: ConfigRecord(facts)})
-        nodes = list(grid.get_node_ids())
-        messages = [Message(content, dst_node_id=node, message_type=CLAIM) for node in nodes]
-        for reply in grid.send_and_receive(messages, timeout=timeout):
-            if reply.has_error():
-                flwr_log(WARNING, "[fedmarket] claim failed on a node: %s", reply.error.reason)
+        # Every node that was asked to train gets a claim step; a node that is away (its
+        # link down, restarting) is asked again when it is back, until ``timeout``.
+        pending = set(self._all_nodes) or set(grid.get_node_ids())
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            online = pending & set(grid.get_node_ids())
+            if not online:
+                time.sleep(self.poll_interval * 4)
                 continue
-            facts_back = reply.content.config_records[RECORD]
-            self.claims[str(facts_back["address"])] = dict(facts_back)
+            messages = [Message(content, dst_node_id=node, message_type=CLAIM) for node in online]
+            wait = min(120.0, max(1.0, deadline - time.monotonic()))
+            for reply in grid.send_and_receive(messages, timeout=wait):
+                if reply.has_error():
+                    flwr_log(WARNING, "[fedmarket] claim failed on node %s: %s",
+                             reply.metadata.src_node_id, reply.error.reason)  # fmt: skip
+                    continue
+                pending.discard(reply.metadata.src_node_id)
+                facts_back = reply.content.config_records[RECORD]
+                self.claims[str(facts_back["address"])] = dict(facts_back)
+        if pending:
+            flwr_log(WARNING, "[fedmarket] %d node(s) never came back to claim", len(pending))
         self.log(f"task {self.task_id} ended; {len(self.claims)} node(s) claimed")
 
     # -- chain reads ---------------------------------------------------------------------
