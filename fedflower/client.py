@@ -54,7 +54,7 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import decode_weights, encode_weights
 from marketplace.settings import Settings
 from marketplace.storage import compute_cid, open_store
-from participant.node import Participation, Submission
+from participant.participation import Participation, Submission
 from valuation.model_spec import parameter_shapes
 
 CallNext = Callable[[Message, Context], Message]

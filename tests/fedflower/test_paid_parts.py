@@ -19,7 +19,7 @@ from fedflower.strategy import PaidStrategy
 from marketplace.errors import ConfigError, ProtocolError
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import encode_weights
-from participant.node import Submission
+from participant.participation import Submission
 from valuation.model_spec import ModelSpec
 
 pytestmark = pytest.mark.flower
