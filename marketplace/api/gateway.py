@@ -28,6 +28,7 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from marketplace.api.errors import GatewayRequestError
 from marketplace.errors import ContentNotFound, StorageError
 from marketplace.storage import car, dag
 from marketplace.storage.errors import InvalidCid
@@ -49,14 +50,6 @@ class BlockSource(Protocol):
     def has(self, cid: CID | str) -> bool: ...
 
 
-class BadRequest(ValueError):
-    """A request the trustless gateway cannot answer as asked (HTTP 400, or 406)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @dataclass(frozen=True)
 class Wanted:
     """The response a request negotiated: ``raw`` or ``car`` and the CAR's parameters."""
@@ -73,14 +66,16 @@ def negotiate(request: Request) -> Wanted:
     accepted = _accept_params(request.headers.get("accept", ""))
     fmt = query.get("format")
     if fmt is not None and fmt not in ("raw", "car"):
-        raise BadRequest(f"format={fmt} is not served here: a trustless gateway has raw and car")
+        raise GatewayRequestError(
+            f"format={fmt} is not served here: a trustless gateway has raw and car"
+        )
     if fmt is None:
         for media, _params in accepted:
             if media in (RAW_MEDIA_TYPE, CAR_MEDIA_TYPE):
                 fmt = "raw" if media == RAW_MEDIA_TYPE else "car"
                 break
     if fmt is None:
-        raise BadRequest(
+        raise GatewayRequestError(
             "a trustless gateway returns verifiable responses only: ask for ?format=raw or "
             f"?format=car (or Accept: {RAW_MEDIA_TYPE} / {CAR_MEDIA_TYPE})"
         )
@@ -91,16 +86,18 @@ def negotiate(request: Request) -> Wanted:
     order = query.get("car-order") or car_params.get("order") or "dfs"
     dups = query.get("car-dups") or car_params.get("dups") or "n"
     if version != "1":
-        raise BadRequest(f"CAR version {version} is not served here (only 1)", status=406)
+        raise GatewayRequestError(f"CAR version {version} is not served here (only 1)", status=406)
     if order not in ("dfs", "unk"):
-        raise BadRequest(f"CAR order {order} is not served here (only dfs)", status=406)
+        raise GatewayRequestError(f"CAR order {order} is not served here (only dfs)", status=406)
     if dups not in ("y", "n"):
-        raise BadRequest(f"CAR dups={dups} is not valid (y or n)")
+        raise GatewayRequestError(f"CAR dups={dups} is not valid (y or n)")
     scope = query.get("dag-scope", "all")
     if scope not in _SCOPES:
-        raise BadRequest(f"dag-scope={scope} is not valid ({', '.join(_SCOPES)})")
+        raise GatewayRequestError(f"dag-scope={scope} is not valid ({', '.join(_SCOPES)})")
     if "entity-bytes" in query:
-        raise BadRequest("entity-bytes is not supported by this gateway: ask for the whole DAG")
+        raise GatewayRequestError(
+            "entity-bytes is not supported by this gateway: ask for the whole DAG"
+        )
     return Wanted("car", explicit="format" in query, scope=scope, dups=dups == "y")
 
 
@@ -140,14 +137,16 @@ def ipfs(cid: str, request: Request, blocks: Blocks, path: str = "") -> Response
     try:
         wanted = negotiate(request)
         if path and wanted.format == "raw":
-            raise BadRequest("a raw block request takes no path: GET /ipfs/{cid}?format=raw")
+            raise GatewayRequestError(
+                "a raw block request takes no path: GET /ipfs/{cid}?format=raw"
+            )
         if cid == PROBE_CID:
             return _probe(wanted, request)
         try:
             root = CID.parse(cid)
         except InvalidCid as exc:
-            raise BadRequest(f"invalid CID: {exc}") from exc
-    except BadRequest as exc:
+            raise GatewayRequestError(f"invalid CID: {exc}") from exc
+    except GatewayRequestError as exc:
         return PlainTextResponse(str(exc), status_code=exc.status)
     try:
         root_block = blocks.get_block(root)
