@@ -199,10 +199,16 @@ class PaidStrategy(Strategy):
         global_cid = self.coordinator.current_global_cid()
         onchain_arrays = to_array_record(self._params(global_cid))
         messages = list(self.inner.configure_train(server_round, onchain_arrays, config, grid))
-        round_ = self._open_round()
+        round_ = self._open_round()  # after sampling: waiting for nodes eats no commit window
         opened = find_event(self._events(), "RoundOpened", round_)
-        if opened is None or str(opened.args["global_model_cid"]) != global_cid:
-            raise ProtocolError(f"round {round_} opened with another model than {global_cid}")
+        if opened is None:
+            raise ProtocolError(f"round {round_} is open but has no RoundOpened event")
+        if str(opened.args["global_model_cid"]) != global_cid:  # a challenge voided a round
+            global_cid = str(opened.args["global_model_cid"])
+            onchain_arrays = to_array_record(self._params(global_cid))
+            for message in messages:
+                for key in list(message.content.array_records):
+                    message.content[key] = onchain_arrays
         facts = ConfigRecord(
             {
                 "task-id": self.task_id,
