@@ -22,6 +22,7 @@ app = ClientApp(mods=[fedmarket_mod])
 def train(msg: Message, context: Context) -> Message:
     """Train the received global model on this node's shard; reply with the new weights."""
     from digits_paid import task
+
     model = task.build_model()
     model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
     data = task.load_data(str(context.node_config["data-path"]))
@@ -46,6 +47,7 @@ def train(msg: Message, context: Context) -> Message:
 def evaluate(msg: Message, context: Context) -> Message:
     """Loss and accuracy of the received model on this node's shard."""
     from digits_paid import task
+
     model = task.build_model()
     model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
     data = task.load_data(str(context.node_config["data-path"]))
