@@ -130,7 +130,9 @@ Blocks = Annotated[BlockSource, Depends(get_blocks)]
 router = APIRouter(tags=["ipfs"])
 
 
-@router.api_route("/ipfs/{cid}", methods=["GET", "HEAD"], summary="Trustless gateway")
+# Not in the OpenAPI schema: the IPFS gateway spec, not this service, defines these responses
+# (binary blocks and CAR streams, negotiated by format/Accept).
+@router.api_route("/ipfs/{cid}", methods=["GET", "HEAD"], include_in_schema=False)
 @router.api_route("/ipfs/{cid}/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def ipfs(cid: str, request: Request, blocks: Blocks, path: str = "") -> Response:
     """A raw block or a CAR stream of ``cid`` (IPFS Trustless Gateway spec)."""
