@@ -6,7 +6,12 @@ Variables:
     FEDMARKET_RPC_URL   JSON-RPC endpoint; default: the devnet's URL from its deployments file,
                         else ``http://127.0.0.1:8545``.
     FEDMARKET_IPFS      ``embedded`` (default: a block store under FEDMARKET_HOME) or the URL of a
-                        Kubo RPC API, e.g. ``http://127.0.0.1:5001``.
+                        Kubo RPC API, e.g. ``http://127.0.0.1:5001``. Writes always go there.
+    FEDMARKET_IPFS_GATEWAYS  IPFS trustless gateways to read from when the store above lacks
+                        a CID, tried in order, comma- or space-separated, e.g.
+                        ``http://10.0.0.2:8080,http://10.0.0.3:8080`` (another node's
+                        ``fedmarket ipfs serve``, ``fedmarket serve`` or a Kubo gateway). Every
+                        block is verified against its CID; fetched content is kept locally.
     FEDMARKET_KEY_PASSWORD  password for keystore files when not prompted (scripts, the demo).
     FEDMARKET_DEBUG     any value: show tracebacks instead of one-line errors.
 """
@@ -29,6 +34,7 @@ class Settings:
     home: Path = field(default_factory=_default_home)
     rpc_url: str | None = None
     ipfs: str = "embedded"
+    ipfs_gateways: tuple[str, ...] = ()
     key_password: str | None = None
     debug: bool = False
 
@@ -41,6 +47,7 @@ class Settings:
             home=home,
             rpc_url=env.get("FEDMARKET_RPC_URL") or None,
             ipfs=env.get("FEDMARKET_IPFS") or "embedded",
+            ipfs_gateways=tuple(env.get("FEDMARKET_IPFS_GATEWAYS", "").replace(",", " ").split()),
             key_password=env.get("FEDMARKET_KEY_PASSWORD") or None,
             debug=bool(env.get("FEDMARKET_DEBUG")),
         )

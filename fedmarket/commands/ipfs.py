@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import click
 
@@ -136,3 +136,25 @@ def gc() -> None:
     """Delete blocks no pin reaches (safe while other processes add)."""
     report = _embedded("gc").gc()
     click.echo(f"removed {report.removed} block(s), {report.freed_bytes} bytes; kept {report.kept}")
+
+
+@ipfs.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve this store read-only as an IPFS trustless gateway (GET /ipfs/CID?format=raw|car).
+
+    Other hosts read from it by listing http://HOST:PORT in FEDMARKET_IPFS_GATEWAYS; every
+    block they receive is verified against its CID. No chain is needed.
+    """
+    import uvicorn
+
+    from marketplace.api.gateway import BlockSource, create_gateway_app
+    from marketplace.storage import open_local_store
+
+    store = open_local_store(Settings.from_env())
+    if not hasattr(store, "get_block"):  # pragma: no cover - every store of ours has it
+        raise ConfigError(f"{store!r} cannot serve blocks")
+    click.echo(f"IPFS trustless gateway for {store!r} at http://{host}:{port}/ipfs/", err=True)
+    uvicorn.run(create_gateway_app(cast(BlockSource, store)), host=host, port=port,
+                log_level="warning")  # fmt: skip
