@@ -85,6 +85,8 @@ def up(
     deployed = False
     if deployments is not None and not _code_present(w3, deployments):
         deployments = None  # the saved chain is gone (reset by hand, or state lost): redeploy
+    elif deployments is not None and not _current_build(deployments):
+        deployments = None  # deployed from older contract sources: deploy the current ones
     if deployments is None:
         deployments = deploy_all(w3, rpc_url=node.rpc_url, engine=engine)
         deployments.save(settings.deployments_file)
@@ -156,6 +158,14 @@ def _load_deployments(settings: Settings) -> Deployments | None:
 
 def _code_present(w3: Any, deployments: Deployments) -> bool:
     return all(len(w3.eth.get_code(addr)) > 0 for addr in deployments.contracts.values())
+
+
+def _current_build(deployments: Deployments) -> bool:
+    """Whether the deployed contracts are the committed artifacts (same bytecode hashes)."""
+    from marketplace.chain.contracts import artifact_hash
+
+    recorded = deployments.artifact_hashes
+    return all(recorded.get(name) == artifact_hash(name) for name in deployments.contracts)
 
 
 def _has_saved_state(devnet_dir: Path, engine: str) -> bool:

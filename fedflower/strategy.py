@@ -203,7 +203,7 @@ class PaidStrategy(Strategy):
         opened = find_event(self._events(), "RoundOpened", round_)
         if opened is None:
             raise ProtocolError(f"round {round_} is open but has no RoundOpened event")
-        if str(opened.args["global_model_cid"]) != global_cid:  # a challenge voided a round
+        if str(opened.args["global_model_cid"]) != global_cid:  # e.g. the arbiter corrected one
             global_cid = str(opened.args["global_model_cid"])
             onchain_arrays = to_array_record(self._params(global_cid))
             for message in messages:
@@ -239,8 +239,8 @@ class PaidStrategy(Strategy):
                 continue
             facts = reply.content.config_records.get(RECORD)
             if facts is not None and facts.get("committed"):
-                onchain, _ = self.client.commitment_of(self.task_id, round_, str(facts["address"]))
-                if bytes(onchain) == get_bytes(facts, "commitment"):
+                mine = self.client.participant_round(self.task_id, round_, str(facts["address"]))
+                if mine.commitment == get_bytes(facts, "commitment"):
                     paid.committed.append(str(facts["address"]))
         self.log(f"round {round_}: {len(paid.committed)} commitment(s) on-chain")
         self._reveal_and_keep(round_, paid)
@@ -322,9 +322,10 @@ class PaidStrategy(Strategy):
             what="the task to end",
             timeout=timeout,
         )
-        # Every settled round's report: a claim needs the final one, which nodes may lack.
-        settled = [e for e in self._events() if e.name == "RoundSettled"]
-        cids = [str(e.args["report_cid"]) for e in settled]
+        # Every round's effective report (the arbiter's where it corrected one): a claim needs
+        # them, and nodes may lack them.
+        ledger = Ledger.from_events(self.task_id, self._events())
+        cids = [str(rl.effective["report_cid"]) for rl in ledger.settled_rounds() if rl.effective]
         facts: dict[str, Any] = {
             "task-id": self.task_id,
             "report-cids": cids,

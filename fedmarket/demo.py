@@ -28,6 +28,7 @@ from marketplace.chain.keystore import create_account, list_accounts
 from marketplace.chain.rpc import connect
 from marketplace.errors import ContractRevert, ProtocolError
 from marketplace.protocol.dataset import Dataset, dataset_sha256, save_npz
+from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.round_compute import RoundOutcome
 from marketplace.protocol.task_spec import TaskSpec, TrainingConfig, ValuationConfig
 from marketplace.roles.coordinator import Coordinator
@@ -39,7 +40,7 @@ from participant.data import dirichlet_partition, load_digits, train_validation_
 from valuation.model_spec import ModelSpec
 
 DEMO_PASSWORD = "fedmarket-demo"  # protects throwaway keystores of public devnet keys
-REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 1, 2, 3
+ARBITER, REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 0, 1, 2, 3
 
 
 @dataclass
@@ -51,7 +52,9 @@ class DemoConfig:
     alpha: float = 0.8
     seed: int = 7
     windows: Windows = field(
-        default_factory=lambda: Windows(commit=8, reveal=5, settle=300, challenge=2)
+        default_factory=lambda: Windows(
+            commit=8, reveal=5, settle=300, challenge=2, resolve=60, claim=3600
+        )
     )
     participant_timeout: float = 600.0
 
@@ -151,6 +154,7 @@ def _run(
         store,
         spec,
         aggregator=aggregator.address,
+        arbiter=dev_account(ARBITER).address,
         rounds=cfg.rounds,
         round_budget=budget,
         min_stake=to_units(cfg.stake_tokens),
@@ -181,15 +185,16 @@ def _run(
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    try:
+    publish_validation(requester, store, task_id, validation)  # now anyone can audit
+    try:  # the refund of a task that ran rounds needs the validation set published
         requester.refund(task_id)
     except ContractRevert as exc:
         if exc.error_name != "MarketplaceNothingToRefund":
             raise
-    if aggregator.credits(aggregator.address):  # the bonds of its final settlements
+    if aggregator.credits(aggregator.address):  # its bond, returned when the last round is final
         aggregator.withdraw_credit()
-    publish_validation(requester, store, task_id, validation)  # now anyone can audit
-    claimed = {a: requester.claimed(task_id, a) for a in addresses}
+    ledger = Ledger.from_events(task_id, requester.task_events(task_id))
+    claimed = {a: sum(c["amount"] for c in ledger.claims if c["account"] == a) for a in addresses}
     after = {a: requester.balance(a) for a in addresses}
     audit_summary = _audit(requester, store, task_id)
     rounds = []

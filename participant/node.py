@@ -27,11 +27,11 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import decode_weights
 from marketplace.storage import ContentStore
 from participant.behaviours import Behaviour
-from participant.participation import Log, NodeSummary, Participation, Submission
+from participant.participation import JoinPolicy, Log, NodeSummary, Participation, Submission
 from participant.training import train_local
 from valuation.model_spec import parameter_shapes
 
-__all__ = ["Log", "NodeSummary", "ParticipantNode", "Participation", "Submission"]
+__all__ = ["JoinPolicy", "Log", "NodeSummary", "ParticipantNode", "Participation", "Submission"]
 
 
 class ParticipantNode(Participation):
@@ -46,11 +46,12 @@ class ParticipantNode(Participation):
         behaviour: Behaviour,
         *,
         stake: int | None = None,
+        policy: JoinPolicy | None = None,
         poll_interval: float = 0.25,
         log: Log = print,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        super().__init__(client, store, task_id, stake=stake, log=log)
+        super().__init__(client, store, task_id, stake=stake, policy=policy, log=log)
         self.behaviour = behaviour
         self.poll_interval = poll_interval
         self.progress = progress
@@ -89,15 +90,21 @@ class ParticipantNode(Participation):
         return self.summary
 
     def step(self) -> bool:
-        """Act once on the task's current phase; False once the task is over."""
+        """Act once on the task's current phase; False once the task is over.
+
+        While it waits for the aggregator (to open a round or settle one), it checks that no
+        deadline was missed; if one was, it winds the task down, so its stake comes back.
+        """
         phase = self.client.phase(self.task_id)
         if phase in (Phase.ENDED, Phase.CANCELLED):
             return False
+        if phase in (Phase.CREATED, Phase.FINAL, Phase.SETTLE):
+            return not self.wind_down_if_overdue()
         if phase not in (Phase.COMMIT, Phase.REVEAL):
             return True
         round_ = int(self.client.task(self.task_id).last_round)
-        onchain, revealed = self.client.commitment_of(self.task_id, round_, self.address)
-        committed = onchain != bytes(32)
+        mine = self.client.participant_round(self.task_id, round_, self.address)
+        committed, revealed = mine.committed, mine.revealed
         if phase == Phase.COMMIT and not committed and round_ not in self.summary.skipped:
             self._commit(round_)
         elif phase == Phase.REVEAL and committed and not revealed:

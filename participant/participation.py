@@ -8,19 +8,21 @@ neither torch nor the training code.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from eth_account.messages import encode_defunct
-from eth_utils import keccak
 
 from marketplace.chain.client import MarketplaceClient
-from marketplace.chain.commitment import commitment
+from marketplace.chain.commitment import commitment, derived_salt
 from marketplace.chain.structs import Phase, TaskStatus
 from marketplace.errors import ContractRevert, FedmarketError, ProtocolError
+from marketplace.protocol.deadlines import overdue
 from marketplace.protocol.ledger_lookup import TaskFacts, find_event, task_facts
-from marketplace.protocol.payouts import claim_entitlement
+from marketplace.protocol.payouts import claimable_rounds
 from marketplace.protocol.weights import encode_weights
 from marketplace.storage import ContentStore
 
@@ -39,6 +41,78 @@ class Submission:
     commitment: bytes
 
 
+@dataclass(frozen=True)
+class JoinPolicy:
+    """What a participant accepts before it stakes: windows it can land transactions in, and
+    how much of its stake one missed reveal may cost.
+
+    A window must be at least ``latency_s`` (the time this node needs to react: train, sign,
+    send) plus ``blocks`` block times of this chain, so that a transaction it sends in time
+    lands in a block inside the window.
+    """
+
+    latency_s: float = 2.0
+    blocks: int = 2
+    max_slash_bps: int = 5_000
+
+    def shortest_window(self, block_time_s: float) -> int:
+        return math.ceil(self.latency_s + self.blocks * block_time_s)
+
+
+#: The windows a participant must act in, by TaskParams key, as named in refusals.
+PARTICIPANT_WINDOWS = {
+    "commit_window": "commit",
+    "reveal_window": "reveal",
+    "claim_window": "claim",
+}
+
+
+def block_time(client: MarketplaceClient, sample: int = 32) -> float:
+    """This chain's block time: the shortest gap between recent blocks with different times
+    (a devnet mines transactions at once, in blocks sharing a timestamp; longer gaps are idle
+    slots or a test's clock jumps, not a slower chain); 1 s if unknown."""
+    head = int(client.w3.eth.block_number)
+    times = [
+        int(client.w3.eth.get_block(n)["timestamp"]) for n in range(max(0, head - sample), head + 1)
+    ]
+    gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
+    return float(min(gaps)) if gaps else 1.0
+
+
+def check_terms(
+    client: MarketplaceClient, task_id: int, params: Mapping[str, Any], policy: JoinPolicy
+) -> None:
+    """Refuse, in one line saying why, a task whose terms this participant should not accept:
+    a window too short to land a transaction in, slashing above its policy, or a role it
+    already has in the task (the aggregator or the arbiter cannot be a participant)."""
+    me = client.address.lower()
+    for role in ("aggregator", "arbiter"):
+        if str(params[role]).lower() == me:
+            raise ProtocolError(
+                f"refusing to join task {task_id}: {client.address} is its {role}, and a "
+                f"task's {role} cannot also be paid as its participant",
+                hint="join with another account (--key)",
+            )
+    slash_bps = int(params["slash_bps"])
+    if slash_bps > policy.max_slash_bps:
+        raise ProtocolError(
+            f"refusing to join task {task_id}: one missed reveal costs {slash_bps / 100:g} % "
+            f"of the stake, above this node's limit of {policy.max_slash_bps / 100:g} %",
+            hint="choose another task, or accept more with --max-slash-bps",
+        )
+    seconds = block_time(client)
+    shortest = policy.shortest_window(seconds)
+    for key, name in PARTICIPANT_WINDOWS.items():
+        window = int(params[key])
+        if window < shortest:
+            raise ProtocolError(
+                f"refusing to join task {task_id}: its {name} window of {window} s is too short "
+                f"for this chain (a block every {seconds:g} s) and this node ({policy.latency_s:g} "
+                f"s to react); it needs at least {shortest} s",
+                hint="choose another task, or accept shorter windows with --latency",
+            )
+
+
 @dataclass
 class NodeSummary:
     """What the node did, for the CLI's final line and the demo's table."""
@@ -47,8 +121,10 @@ class NodeSummary:
     committed: list[int] = field(default_factory=list)
     revealed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
-    claimed: int = 0
+    claimed: int = 0  # tokens claimed by this run
+    claimed_rounds: list[int] = field(default_factory=list)
     stake_returned: int = 0
+    wound_down: bool = False
 
 
 class Participation:
@@ -66,24 +142,28 @@ class Participation:
         task_id: int,
         *,
         stake: int | None = None,
+        policy: JoinPolicy | None = None,
         log: Log = print,
     ) -> None:
         self.client = client
         self.store = store
         self.task_id = task_id
         self.stake = stake
+        self.policy = policy or JoinPolicy()
         self.log = log
         self.address = client.address
         self.summary = NodeSummary(address=self.address)
         self.facts: TaskFacts = task_facts(client, task_id)
 
     def ensure_joined(self) -> None:
+        """Join with a stake, after checking the task's terms against this node's policy."""
         info = self.client.participant(self.task_id, self.address)
         if info["joined"]:
             return
         phase = self.client.phase(self.task_id)
         if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
             raise ProtocolError(f"task {self.task_id} is not open for joining ({phase.name})")
+        check_terms(self.client, self.task_id, self.facts.params, self.policy)
         stake = self.stake if self.stake is not None else int(self.facts.params["min_stake"])
         self.client.join(self.task_id, stake)
         self.log(f"joined task {self.task_id} with stake {stake}")
@@ -131,10 +211,10 @@ class Participation:
     def reveal(self, submission: Submission) -> bool:
         """Reveal ``submission`` on-chain if it is what this address committed to."""
         round_ = submission.round
-        onchain, revealed = self.client.commitment_of(self.task_id, round_, self.address)
-        if revealed:
+        mine = self.client.participant_round(self.task_id, round_, self.address)
+        if mine.revealed:
             return True
-        if submission.commitment != onchain:
+        if submission.commitment != mine.commitment:
             self.summary.skipped.append(round_)
             self.log(f"round {round_}: cannot reproduce the committed update; not revealing")
             return False
@@ -153,39 +233,75 @@ class Participation:
         self.log(f"round {round_}: revealed")
         return True
 
+    def wind_down_if_overdue(self) -> bool:
+        """End the task if its aggregator missed a deadline (anyone may; the stake then comes
+        back instead of waiting forever). True when the task was wound down."""
+        late = overdue(self.client, self.task_id)
+        if late is None:
+            return False
+        try:
+            self.client.wind_down(self.task_id)
+        except ContractRevert as exc:  # someone else wound it down first
+            self.log(f"wind-down not needed ({exc.error_name})")
+            return False
+        self.summary.wound_down = True
+        self.log(f"{late.describe()}: wound the task down")
+        return True
+
     def collect(self) -> None:
-        """Claim every token earned and take the stake back (both idempotent)."""
-        if self.client.task(self.task_id).phase_status == TaskStatus.ACTIVE:
-            # phase() reports the end as soon as the last challenge window passes; storage
-            # (and so the claimable root) catches up when someone calls finalize.
+        """Claim every final round this address revealed in and was paid for (one transaction
+        for all of them), then take the stake back (what slashing left); both idempotent."""
+        info = self.client.task(self.task_id)
+        if (
+            info.phase_status == TaskStatus.ACTIVE
+            and self.client.phase(self.task_id) == Phase.ENDED
+        ):
+            # The last settlement is due but not finalized (lazy): make it final, so the task
+            # ends and the stake can come back.
             with contextlib.suppress(ContractRevert):  # someone else finalized first
                 self.client.finalize(self.task_id)
+            info = self.client.task(self.task_id)
+        self._claim(info.phase_status, int(info.claim_deadline))
+        me = self.client.participant(self.task_id, self.address)
+        if me["joined"] and not me["withdrawn"] and info.phase_status != TaskStatus.ACTIVE:
+            receipt = self.client.withdraw_stake(self.task_id)
+            returned = sum(
+                int(e.args["amount"])
+                for e in self.client.events_in(receipt)
+                if e.name == "StakeWithdrawn"
+            )
+            slashed = int(me["stake"]) - returned
+            self.summary.stake_returned = returned
+            lost = f" ({slashed} token units slashed for unrevealed commitments)" if slashed else ""
+            self.log(f"stake of {returned} returned{lost}")
+
+    def _claim(self, status: TaskStatus, claim_deadline: int) -> None:
+        if status != TaskStatus.ACTIVE and self.client.chain_time() > claim_deadline:
+            self.log("claims of this task closed; nothing can be claimed any more")
+            return
         try:
-            entitlement = claim_entitlement(self.client, self.store, self.task_id, self.address)
+            found = claimable_rounds(self.client, self.store, self.task_id, self.address)
         except FedmarketError as exc:
             self.log(f"cannot compute the claim: {exc.user_message()}")
-            entitlement = None
-        if entitlement is not None:
-            already = self.client.claimed(self.task_id, self.address)
-            if entitlement.cumulative > already:
-                self.client.claim(self.task_id, entitlement.cumulative, entitlement.proof)
-                self.summary.claimed = entitlement.cumulative
-                self.log(f"claimed {entitlement.cumulative - already} token units")
-            else:
-                self.summary.claimed = already
-        info = self.client.participant(self.task_id, self.address)
-        if info["joined"] and not info["withdrawn"] and int(info["stake"]) > 0:
-            stake = int(info["stake"])
-            self.client.withdraw_stake(self.task_id)
-            self.summary.stake_returned = stake
-            self.log(f"stake of {stake} returned")
+            return
+        for round_, problem in sorted(found.problems.items()):
+            self.log(f"round {round_}: cannot claim ({problem})")
+        if not found.claims:
+            return
+        self.client.claim(self.task_id, found.claims)
+        self.summary.claimed += found.total
+        self.summary.claimed_rounds.extend(found.rounds)
+        rounds = ", ".join(str(r) for r in found.rounds)
+        self.log(f"claimed {found.total} token units for round(s) {rounds}")
 
     def _salt(self, round_: int) -> bytes:
         """Secret to others, reproducible by us: keccak of our (deterministic) signature."""
-        message = encode_defunct(
-            text=f"fedmarket commit salt|chain {self.client.w3.eth.chain_id}|"
-            f"{self.client.market.address}|task {self.task_id}|round {round_}"
-        )
         assert self.client.account is not None
-        signed = self.client.account.sign_message(message)
-        return keccak(bytes(signed.signature))
+        return derived_salt(
+            self.client.account,
+            purpose="commit",
+            chain_id=int(self.client.w3.eth.chain_id),
+            marketplace=self.client.market.address,
+            task_id=self.task_id,
+            round_=round_,
+        )

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hostkit import PASSWORD, Cluster, Host
 
-REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 1, 2, 3
+ARBITER, REQUESTER, AGGREGATOR, FIRST_PARTICIPANT = 0, 1, 2, 3
 PROBE = str(Path(__file__).resolve())
 
 
@@ -90,8 +90,12 @@ def create_task(
     challenge: int = 2,
 ) -> int:
     """The requester (key ``requester`` on ``host``) escrows a digits task; its id."""
+    from devnet.accounts import dev_account
+
+    arbiter = str(dev_account(ARBITER).address)
     done = cluster.fedmarket(
         host, "task", "create", "--key", "requester", "--aggregator", aggregator,
+        "--arbiter", arbiter,
         "--validation", validation, "--rounds", str(rounds), "--round-budget", "100",
         "--stake", "1", "--commit-window", str(commit), "--reveal-window", str(reveal),
         "--challenge-window", str(challenge), "--settle-window", "600", "--epochs", "5",
@@ -221,7 +225,16 @@ def _probe_main(task_id: int, times: bool) -> None:
             }
             for e in events
         ],
-        "claimed": {a: str(client.claimed(task_id, a)) for a in joined},
+        "claimed": {
+            a: str(
+                sum(
+                    int(e.args["amount"])
+                    for e in events
+                    if e.name == "Claimed" and e.args["account"] == a
+                )
+            )
+            for a in joined
+        },  # fmt: skip
         "withdrawn": {a: bool(client.participant(task_id, a)["withdrawn"]) for a in joined},
     }
     print(json.dumps(out))

@@ -36,6 +36,8 @@ from participant.node import ParticipantNode
 from valuation.model_spec import ModelSpec
 
 TOKEN = 10**18
+#: Dev accounts by role in every scenario: the arbiter, the requester, the aggregator.
+ARBITER, REQUESTER, AGGREGATOR = 0, 1, 2
 Tamper = Callable[[RoundOutcome, ContentStore], RoundOutcome]
 MODEL = ModelSpec("logreg", (64,), 10)
 
@@ -53,7 +55,8 @@ class Devnet:
         return self._w3
 
     def client(self, index: int) -> MarketplaceClient:
-        """A client acting as dev account ``index`` (1 requester, 2 aggregator, 3+ others)."""
+        """A client acting as dev account ``index`` (0 arbiter, 1 requester, 2 aggregator,
+        3+ others)."""
         return MarketplaceClient(
             self.w3, self.deployments.marketplace, self.deployments.token, dev_account(index)
         )
@@ -99,6 +102,17 @@ class Scenario:
     def to_challenge_end(self) -> None:
         self.devnet.advance(self.windows.challenge + 1)
 
+    def to_evidence_end(self) -> None:
+        """Past the challengers' evidence window (it follows the challenge window)."""
+        self.devnet.advance(self.windows.reveal + 1)
+
+    def to_resolve_end(self) -> None:
+        """Past the arbiter's ruling window (it follows the evidence window)."""
+        self.devnet.advance(self.windows.resolve + 1)
+
+    def arbiter(self) -> MarketplaceClient:
+        return self.devnet.client(ARBITER)
+
 
 def make_scenario(
     devnet: Devnet,
@@ -110,6 +124,7 @@ def make_scenario(
     seed: int = 1,
     model: ModelSpec = MODEL,
     method: str = "auto",
+    windows: Windows | None = None,
 ) -> Scenario:
     """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes."""
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
@@ -123,13 +138,16 @@ def make_scenario(
         training=TrainingConfig(epochs=2, lr=0.1),
         valuation=ValuationConfig(method=method),
     )
-    windows = Windows(commit=30, reveal=30, settle=600, challenge=30)
-    requester = devnet.client(1)
+    windows = windows or Windows(
+        commit=30, reveal=30, settle=600, challenge=30, resolve=30, claim=600
+    )
+    requester = devnet.client(REQUESTER)
     created = create_task(
         requester,
         devnet.store(),
         spec,
-        aggregator=devnet.client(2).address,
+        aggregator=devnet.client(AGGREGATOR).address,
+        arbiter=devnet.client(ARBITER).address,
         rounds=rounds,
         round_budget=round_budget * TOKEN,
         min_stake=TOKEN,
@@ -145,6 +163,15 @@ def make_scenario(
         shards,
         list(range(participants_from, participants_from + n)),
         windows,
+    )
+
+
+def claimed_total(client: MarketplaceClient, task_id: int, account: str) -> int:
+    """What ``account`` has claimed from the task over all rounds (its Claimed events)."""
+    return sum(
+        int(e.args["amount"])
+        for e in client.task_events(task_id)
+        if e.name == "Claimed" and e.args["account"].lower() == account.lower()
     )
 
 

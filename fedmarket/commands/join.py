@@ -32,6 +32,21 @@ from marketplace.units import to_units
     help="Simulated behaviour for experiments: honest, label_noise:0.3, free_rider, "
     "noise_free_rider, scaled:5, sign_flip, dropout:0.5.",
 )
+@click.option(
+    "--latency",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds this node needs to act in a window (training, sending); tasks whose commit, "
+    "reveal or claim window is shorter than this plus two block times are refused.",
+)
+@click.option(
+    "--max-slash-bps",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Refuse tasks where one missed reveal costs more of the stake (basis points).",
+)
 @rpc_url_option
 @click.option("--timeout", default=None, type=float, help="Give up after this many seconds.")
 @click.option("--quiet", is_flag=True, help="No training progress output.")
@@ -41,6 +56,8 @@ def join(
     data_path: str,
     stake: str | None,
     behaviour: str,
+    latency: float,
+    max_slash_bps: int,
     rpc_url: str | None,
     timeout: float | None,
     quiet: bool,
@@ -48,7 +65,7 @@ def join(
     """Stake, then train and submit every round until the task ends; claim the rewards."""
     from marketplace.protocol.dataset import load_csv, load_npz
     from participant.behaviours import parse_behaviour
-    from participant.node import ParticipantNode
+    from participant.node import JoinPolicy, ParticipantNode
 
     settings = Settings.from_env()
     client = make_client(settings, key=key, rpc_url=rpc_url)
@@ -56,13 +73,15 @@ def join(
     node = ParticipantNode(
         client, open_store(settings), task_id, data, parse_behaviour(behaviour),
         stake=to_units(stake) if stake is not None else None,
+        policy=JoinPolicy(latency_s=latency, max_slash_bps=max_slash_bps),
         log=lambda msg: click.echo(f"{time.strftime('%H:%M:%S')} [{client.address[:10]}] {msg}"),
         progress=None if quiet else _epoch_printer(),
     )  # fmt: skip
     summary = node.run(timeout=timeout)
     click.echo(
         f"done: committed {len(summary.committed)} rounds, revealed "
-        f"{len(summary.revealed)}, claimed {summary.claimed} token units"
+        f"{len(summary.revealed)}, claimed {summary.claimed} token units, stake returned "
+        f"{summary.stake_returned}"
     )
 
 

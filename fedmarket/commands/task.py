@@ -31,6 +31,12 @@ def _ints(text: str) -> tuple[int, ...]:
     help="The private validation set (.npz with X, y); only its sha256 is published.",
 )
 @click.option("--aggregator", required=True, help="Address of the task's aggregator.")
+@click.option(
+    "--arbiter",
+    required=True,
+    help="Address of the task's arbiter: the only account that rules on challenges (not the "
+    "requester, not the aggregator).",
+)
 @click.option("--name", default="digits classification", show_default=True)
 @click.option("--model", type=click.Choice(FAMILIES), default="mlp", show_default=True)
 @click.option("--hidden", default="64,64", show_default=True, help="Hidden layer widths.")
@@ -38,11 +44,38 @@ def _ints(text: str) -> tuple[int, ...]:
 @click.option("--rounds", default=5, show_default=True)
 @click.option("--round-budget", default="1000", show_default=True, help="Tokens per round.")
 @click.option("--stake", default="10", show_default=True, help="Minimum stake in tokens.")
-@click.option("--bond", default="1", show_default=True, help="Settlement/challenge bond in tokens.")
+@click.option(
+    "--bond",
+    default="1",
+    show_default=True,
+    help="Tokens: the aggregator's bond (held for the task) and each challenger's bond (> 0).",
+)
 @click.option("--commit-window", default=10, show_default=True, help="Seconds.")
-@click.option("--reveal-window", default=8, show_default=True, help="Seconds.")
-@click.option("--settle-window", default=300, show_default=True, help="Seconds.")
+@click.option(
+    "--reveal-window",
+    default=8,
+    show_default=True,
+    help="Seconds (also the challengers' window to reveal their evidence).",
+)
+@click.option(
+    "--settle-window",
+    default=300,
+    show_default=True,
+    help="Seconds: the aggregator's deadline to settle, and to open each next round.",
+)
 @click.option("--challenge-window", default=3, show_default=True, help="Seconds.")
+@click.option(
+    "--resolve-window",
+    default=300,
+    show_default=True,
+    help="Seconds the arbiter has to rule on a challenge after the evidence window.",
+)
+@click.option(
+    "--claim-window",
+    default=86_400,
+    show_default=True,
+    help="Seconds claims stay open after the task ended; then unclaimed payouts are refunded.",
+)
 @click.option("--epochs", default=5, show_default=True, help="Local epochs per round.")
 @click.option("--lr", default=0.1, show_default=True)
 @click.option(
@@ -72,6 +105,7 @@ def create(
     key: str,
     validation_path: str,
     aggregator: str,
+    arbiter: str,
     name: str,
     model: str,
     hidden: str,
@@ -84,6 +118,8 @@ def create(
     reveal_window: int,
     settle_window: int,
     challenge_window: int,
+    resolve_window: int,
+    claim_window: int,
     epochs: int,
     lr: float,
     optimizer: str,
@@ -119,10 +155,12 @@ def create(
         valuation=ValuationConfig(method=method),
         aggregator=aggregation,
     )
+    windows = Windows(
+        commit_window, reveal_window, settle_window, challenge_window, resolve_window, claim_window
+    )
     created = create_task(
-        client, store, spec, aggregator=aggregator, rounds=rounds,
-        round_budget=to_units(round_budget), min_stake=to_units(stake),
-        windows=Windows(commit_window, reveal_window, settle_window, challenge_window),
+        client, store, spec, aggregator=aggregator, arbiter=arbiter, rounds=rounds,
+        round_budget=to_units(round_budget), min_stake=to_units(stake), windows=windows,
         settle_bond=to_units(bond), slash_bps=slash_bps, max_samples=max_samples, init_seed=seed,
     )  # fmt: skip
     if as_json:
@@ -200,6 +238,62 @@ def publish_validation_cmd(task_id: int, key: str, validation_path: str) -> None
         make_client(settings, key=key), open_store(settings), task_id, load_npz(validation_path)
     )
     click.echo(f"validation set of task {task_id} published as {cid}")
+
+
+@task.command("cancel")
+@click.argument("task_id", type=int)
+@key_option("The requester's keystore.")
+@json_option()
+def cancel(task_id: int, key: str, as_json: bool) -> None:
+    """Cancel a task before its first round opens: the whole budget comes back."""
+    from marketplace.roles.funds import cancel_task
+
+    moved = cancel_task(make_client(Settings.from_env(), key=key), task_id)
+    _moved(moved.to_json(), as_json, f"task {task_id} cancelled; {from_units(moved.amount)} FMT "
+                                    "refunded")  # fmt: skip
+
+
+@task.command("refund")
+@click.argument("task_id", type=int)
+@key_option("The requester's keystore.")
+@json_option()
+def refund(task_id: int, key: str, as_json: bool) -> None:
+    """Take back what nobody earned once the task ended (needs the validation set published)."""
+    from marketplace.roles.funds import refund_task
+
+    moved = refund_task(make_client(Settings.from_env(), key=key), task_id)
+    _moved(moved.to_json(), as_json, f"refunded {from_units(moved.amount)} FMT from task {task_id}")
+
+
+@task.command("wind-down")
+@click.argument("task_id", type=int)
+@key_option("Any funded keystore (anyone may wind down an overdue task).")
+@json_option()
+def wind_down_cmd(task_id: int, key: str, as_json: bool) -> None:
+    """End a task whose aggregator missed a deadline: stakes and the budget can then leave."""
+    from marketplace.roles.funds import wind_down
+
+    done = wind_down(make_client(Settings.from_env(), key=key), task_id)
+    _moved(
+        done.to_json(), as_json, f"task {task_id} wound down ({done.reason}, round {done.round})"
+    )
+
+
+@task.command("finalize")
+@click.argument("task_id", type=int)
+@key_option("Any funded keystore (anyone may finalize a due settlement).")
+@json_option()
+def finalize_cmd(task_id: int, key: str, as_json: bool) -> None:
+    """Make the latest settlement final once due (claims and next rounds also do it)."""
+    from marketplace.roles.funds import finalize
+
+    round_ = finalize(make_client(Settings.from_env(), key=key), task_id)
+    _moved({"action": "finalize", "task_id": task_id, "round": round_}, as_json,
+           f"round {round_} of task {task_id} is final")  # fmt: skip
+
+
+def _moved(data: dict[str, object], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data) if as_json else text)
 
 
 __all__ = ["TaskSpec", "task"]

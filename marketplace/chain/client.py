@@ -1,8 +1,9 @@
 """`MarketplaceClient`: typed wrappers for every Marketplace call, with decoded reverts.
 
 Reads need no key; writes need a local account (a decrypted keystore). Calls that move tokens
-into the contract (createTask, join, settle, challenge) approve exactly the amount first.
-Gas per call is recorded in ``client.gas_log``.
+into the contract approve exactly the amount first: createTask (the escrow), join (the stake),
+openRound (the aggregator's bond, when the task holds none from it) and challenge (the
+challenger's bond). Gas per call is recorded in ``client.gas_log``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from marketplace.chain.contracts import (
 )
 from marketplace.chain.events import ChainEvent, EventReader
 from marketplace.chain.structs import (
+    ChallengeInfo,
+    ChallengeState,
+    ParticipantRound,
     Phase,
+    RoundClaim,
     RoundInfo,
     TaskInfo,
     TaskParams,
@@ -91,14 +96,33 @@ class MarketplaceClient:
     def participant(self, task_id: int, account: str) -> dict[str, Any]:
         return self._struct("participantOf", task_id, Web3.to_checksum_address(account))
 
-    def commitment_of(self, task_id: int, round_: int, account: str) -> tuple[bytes, bool]:
-        commitment, revealed = self.market.functions.commitmentOf(
+    def participant_round(self, task_id: int, round_: int, account: str) -> ParticipantRound:
+        """``account``'s commitment in ``round_`` and whether it revealed, was slashed, claimed."""
+        commitment, revealed, slashed, claimed = self.market.functions.participantRoundOf(
             task_id, round_, Web3.to_checksum_address(account)
         ).call()
-        return bytes(commitment), bool(revealed)
+        return ParticipantRound(bytes(commitment), bool(revealed), bool(slashed), bool(claimed))
 
-    def claimed(self, task_id: int, account: str) -> int:
-        return int(self.market.functions.claimed(task_id, Web3.to_checksum_address(account)).call())
+    def challenge_of(self, task_id: int, round_: int, account: str) -> ChallengeInfo:
+        """``account``'s challenge of the settlement of ``round_`` (state NONE when none)."""
+        commitment, state = self.market.functions.challengeOf(
+            task_id, round_, Web3.to_checksum_address(account)
+        ).call()
+        return ChallengeInfo(bytes(commitment), ChallengeState(int(state)))
+
+    def evidence_commitment_for(
+        self, task_id: int, round_: int, evidence_cid: str, challenger: str, salt: bytes
+    ) -> bytes:
+        """The contract's own evidence commitment (tests compare it with the Python one)."""
+        return bytes(
+            self.market.functions.evidenceCommitmentFor(
+                task_id, round_, evidence_cid, Web3.to_checksum_address(challenger), salt
+            ).call()
+        )
+
+    def min_window(self) -> int:
+        """The shortest window (seconds) this marketplace accepts for any task."""
+        return int(self.market.functions.minWindow().call())
 
     def credits(self, account: str) -> int:
         return int(self.market.functions.credits(Web3.to_checksum_address(account)).call())
@@ -128,7 +152,7 @@ class MarketplaceClient:
         self._require_balance(params.escrow, "the task's budget")
         self.approve(params.escrow)
         receipt = self.tx.transact(self.market.functions.createTask(params.as_tuple()))
-        for event in self._events_in(receipt):
+        for event in self.events_in(receipt):
             if event.name == "TaskCreated":
                 return int(event.args["task_id"])
         raise ChainError("createTask succeeded but emitted no TaskCreated event")
@@ -142,6 +166,12 @@ class MarketplaceClient:
         return self.tx.transact(self.market.functions.join(task_id, stake))
 
     def open_round(self, task_id: int, global_model_cid: str) -> TxReceipt:
+        """Open the next round; posts the aggregator's bond first when the task holds none."""
+        task = self.task(task_id)
+        if not task.aggregator_bond_held:
+            bond = int(task.settle_bond)
+            self._require_balance(bond, "the aggregator's bond")
+            self.approve(bond)
         return self.tx.transact(self.market.functions.openRound(task_id, global_model_cid))
 
     def commit(self, task_id: int, commitment: bytes) -> TxReceipt:
@@ -162,25 +192,53 @@ class MarketplaceClient:
         payout_root: bytes,
         total_paid: int,
     ) -> TxReceipt:
-        bond = int(self.task(task_id).settle_bond)
-        if bond:
-            self._require_balance(bond, "the settlement bond")
-            self.approve(bond)
+        """Settle the open round: this round's payout root and total (no bond: posted at open)."""
         return self.tx.transact(
             self.market.functions.settle(
                 task_id, new_global_cid, report_cid, payout_root, total_paid
             )
         )
 
-    def challenge(self, task_id: int, round_: int, evidence_cid: str) -> TxReceipt:
+    def challenge(self, task_id: int, round_: int, evidence_commitment: bytes) -> TxReceipt:
+        """Dispute a settlement with a bond and a commitment to the evidence's CID."""
         bond = int(self.task(task_id).settle_bond)
-        if bond:
-            self._require_balance(bond, "the challenge bond")
-            self.approve(bond)
-        return self.tx.transact(self.market.functions.challenge(task_id, round_, evidence_cid))
+        self._require_balance(bond, "the challenge bond")
+        self.approve(bond)
+        return self.tx.transact(
+            self.market.functions.challenge(task_id, round_, evidence_commitment)
+        )
 
-    def resolve(self, task_id: int, round_: int, upheld: bool) -> TxReceipt:
-        return self.tx.transact(self.market.functions.resolve(task_id, round_, upheld))
+    def reveal_evidence(
+        self, task_id: int, round_: int, evidence_cid: str, salt: bytes
+    ) -> TxReceipt:
+        """Open this challenger's evidence commitment (after the challenge window)."""
+        return self.tx.transact(
+            self.market.functions.revealEvidence(task_id, round_, evidence_cid, salt)
+        )
+
+    def reject(self, task_id: int, round_: int) -> TxReceipt:
+        """Arbiter: the challenges fail, the settlement stands (final at once)."""
+        return self.tx.transact(self.market.functions.reject(task_id, round_))
+
+    def uphold(
+        self,
+        task_id: int,
+        round_: int,
+        new_global_cid: str,
+        report_cid: str,
+        payout_root: bytes,
+        total_paid: int,
+    ) -> TxReceipt:
+        """Arbiter: the challenges succeed; this corrected settlement replaces the original."""
+        return self.tx.transact(
+            self.market.functions.uphold(
+                task_id, round_, new_global_cid, report_cid, payout_root, total_paid
+            )
+        )
+
+    def collect_challenge(self, task_id: int, round_: int) -> TxReceipt:
+        """A revealed challenger of a final round takes its bond (and share) back."""
+        return self.tx.transact(self.market.functions.collectChallenge(task_id, round_))
 
     def finalize(self, task_id: int) -> TxReceipt:
         return self.tx.transact(self.market.functions.finalize(task_id))
@@ -193,8 +251,11 @@ class MarketplaceClient:
     def wind_down(self, task_id: int) -> TxReceipt:
         return self.tx.transact(self.market.functions.windDown(task_id))
 
-    def claim(self, task_id: int, cumulative_amount: int, proof: list[bytes]) -> TxReceipt:
-        return self.tx.transact(self.market.functions.claim(task_id, cumulative_amount, proof))
+    def claim(self, task_id: int, claims: list[RoundClaim]) -> TxReceipt:
+        """Collect this account's payouts of any number of final rounds in one transaction."""
+        return self.tx.transact(
+            self.market.functions.claim(task_id, [c.as_tuple() for c in claims])
+        )
 
     def withdraw_stake(self, task_id: int) -> TxReceipt:
         return self.tx.transact(self.market.functions.withdrawStake(task_id))
@@ -216,7 +277,8 @@ class MarketplaceClient:
         value = fn.call()
         return struct_to_dict(fn.abi["outputs"], value)
 
-    def _events_in(self, receipt: TxReceipt) -> list[ChainEvent]:
+    def events_in(self, receipt: TxReceipt) -> list[ChainEvent]:
+        """The Marketplace events a transaction emitted, decoded."""
         events = []
         for log in receipt.logs:
             if Web3.to_checksum_address(log["address"]) != self.market.address:

@@ -1,9 +1,11 @@
-"""The cumulative payout Merkle tree, mirroring `Marketplace.claim`'s leaf encoding in one place.
+"""The per-round payout Merkle tree, mirroring `Marketplace.claim`'s leaf encoding in one place.
 
-Leaf (OpenZeppelin's double-hashed standard leaf, which rules out second-preimage tricks with
-64-byte inner nodes)::
+Each settlement's root covers that round's payouts only (a later round can neither reduce nor
+move what a final round allocated). Leaf (OpenZeppelin's double-hashed standard leaf, which
+rules out second-preimage tricks with 64-byte inner nodes)::
 
-    leaf = keccak256(bytes.concat(keccak256(abi.encode(address account, uint256 cumulative))))
+    leaf = keccak256(bytes.concat(keccak256(abi.encode(
+        uint256 taskId, uint32 round, address account, uint256 amount))))
 
 Inner nodes hash their two children in sorted order (``keccak256(min ‖ max)``), as
 OpenZeppelin's ``MerkleProof.verify`` expects, so a proof is just the list of siblings.
@@ -22,12 +24,15 @@ from eth_utils import keccak, to_checksum_address
 ZERO_ROOT = bytes(32)
 
 
-def leaf(account: str, cumulative_amount: int) -> bytes:
-    """The leaf the contract recomputes from ``msg.sender`` and the claimed cumulative amount."""
-    if cumulative_amount < 0:
-        raise ValueError("a cumulative amount cannot be negative")
+def leaf(task_id: int, round_: int, account: str, amount: int) -> bytes:
+    """The leaf the contract recomputes from the claim's round, ``msg.sender`` and amount."""
+    if amount < 0:
+        raise ValueError("a payout cannot be negative")
     inner = keccak(
-        encode(["address", "uint256"], [to_checksum_address(account), cumulative_amount])
+        encode(
+            ["uint256", "uint32", "address", "uint256"],
+            [task_id, round_, to_checksum_address(account), amount],
+        )
     )
     return keccak(inner)
 
@@ -38,11 +43,13 @@ def hash_pair(a: bytes, b: bytes) -> bytes:
 
 
 class PayoutTree:
-    """Merkle tree over ``{account: cumulative amount}``; zero amounts are left out."""
+    """Merkle tree over one round's ``{account: amount}``; zero amounts are left out."""
 
-    def __init__(self, entries: Mapping[str, int]) -> None:
+    def __init__(self, task_id: int, round_: int, entries: Mapping[str, int]) -> None:
+        self.task_id = task_id
+        self.round = round_
         self.amounts = {to_checksum_address(a): int(v) for a, v in entries.items() if int(v)}
-        self._leaves = sorted(leaf(a, v) for a, v in self.amounts.items())
+        self._leaves = sorted(leaf(task_id, round_, a, v) for a, v in self.amounts.items())
         self._levels = [self._leaves]
         while len(self._levels[-1]) > 1:
             level = self._levels[-1]
@@ -55,12 +62,16 @@ class PayoutTree:
     def root(self) -> bytes:
         return self._levels[-1][0] if self._leaves else ZERO_ROOT
 
+    @property
+    def root_hex(self) -> str:
+        return "0x" + self.root.hex()
+
     def proof(self, account: str) -> list[bytes]:
         """Siblings from ``account``'s leaf up to the root."""
         address = to_checksum_address(account)
         if address not in self.amounts:
-            raise KeyError(f"{address} has no payout in this tree")
-        index = self._leaves.index(leaf(address, self.amounts[address]))
+            raise KeyError(f"{address} has no payout in round {self.round}'s tree")
+        index = self._leaves.index(leaf(self.task_id, self.round, address, self.amounts[address]))
         path = []
         for level in self._levels[:-1]:
             sibling = index ^ 1

@@ -1,73 +1,108 @@
-"""Cumulative payouts and claims: what each address is owed, and the proof to collect it.
+"""Per-round payouts and claims: what an address can claim, round by round, with its proofs.
 
-Each settlement's payout root covers the *cumulative* amounts of every valid round so far, so
-one claim against the latest final root collects everything at once (claim gas does not grow
-with the number of rounds). The amounts come from the latest final round report on IPFS.
+Each settlement's payout root covers that round's payouts only; a round's amounts come from
+its effective report on IPFS (the arbiter's corrected one where it upheld a challenge), which
+must hash to the root the chain finalized. One `claim` transaction collects any number of
+final rounds (:func:`claimable_rounds` builds the list).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from marketplace.chain.client import MarketplaceClient
-from marketplace.errors import ProtocolError
-from marketplace.protocol.ledger_lookup import find_event
+from marketplace.chain.structs import Phase, RoundClaim
+from marketplace.errors import FedmarketError, ProtocolError
+from marketplace.protocol.ledger import Ledger, RoundLedger
 from marketplace.protocol.merkle import PayoutTree
 from marketplace.protocol.round_report import RoundReport
 from marketplace.storage import ContentStore
-
-
-@dataclass(frozen=True)
-class Entitlement:
-    """What ``account`` can claim in total, with the Merkle proof for the final root."""
-
-    cumulative: int
-    proof: list[bytes]
-    round: int
-
-
-def add_payouts(base: Mapping[str, int], round_payouts: Mapping[str, int]) -> dict[str, int]:
-    """Cumulative amounts after a round (addresses as given; zero entries kept out)."""
-    total = dict(base)
-    for account, amount in round_payouts.items():
-        if amount < 0:
-            raise ValueError(f"negative payout for {account}")
-        if amount:
-            total[account] = total.get(account, 0) + int(amount)
-    return total
 
 
 def load_report(store: ContentStore, cid: str) -> RoundReport:
     return RoundReport.from_json(store.cat_bytes(cid))
 
 
-def final_report(
-    client: MarketplaceClient, store: ContentStore, task_id: int
-) -> RoundReport | None:
-    """The report of the latest final, valid settlement (None before the first one)."""
-    last_final = int(client.task(task_id).last_final_round)
-    if last_final == 0:
-        return None
-    events = client.task_events(task_id)
-    settled = find_event(events, "RoundSettled", last_final)
-    if settled is None:
-        raise ProtocolError(f"round {last_final} is final but has no RoundSettled event")
-    return load_report(store, str(settled.args["report_cid"]))
+def round_tree(report: RoundReport) -> PayoutTree:
+    """The payout tree of ``report``'s round (what its settlement's root must be)."""
+    return PayoutTree(report.task_id, report.round, report.round_payouts)
 
 
-def claim_entitlement(
-    client: MarketplaceClient, store: ContentStore, task_id: int, account: str
-) -> Entitlement | None:
-    """``account``'s cumulative entitlement under the latest final root, or None if nothing."""
-    report = final_report(client, store, task_id)
-    if report is None:
+def effective_report(store: ContentStore, rl: RoundLedger) -> RoundReport:
+    """The report of ``rl``'s effective settlement, checked against the settled root."""
+    settlement = rl.effective
+    if settlement is None:
+        raise ProtocolError(f"round {rl.round} has no settlement")
+    report = load_report(store, str(settlement["report_cid"]))
+    root = round_tree(report).root_hex
+    if root != str(settlement["payout_root"]).lower() or report.round != rl.round:
+        raise ProtocolError(
+            f"round {rl.round}'s report {settlement['report_cid']} does not match its settled "
+            "payout root",
+            hint="the settlement can be challenged during its challenge window",
+        )
+    return report
+
+
+@dataclass
+class Claimable:
+    """What ``account`` can claim now: one entry per round, and rounds it cannot claim (why)."""
+
+    claims: list[RoundClaim] = field(default_factory=list)
+    problems: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(c.amount for c in self.claims)
+
+    @property
+    def rounds(self) -> list[int]:
+        return [c.round for c in self.claims]
+
+
+def due_round(client: MarketplaceClient, task_id: int, ledger: Ledger) -> int | None:
+    """The latest round when its settlement is due to become final without a ruling but has
+    not been finalized yet (finalization is lazy; `claim` finalizes it first)."""
+    if not ledger.rounds:
         return None
-    amounts = {a.lower(): v for a, v in report.cumulative_payouts.items()}
-    cumulative = amounts.get(account.lower(), 0)
-    if cumulative == 0:
+    last = max(ledger.rounds)
+    rl = ledger.rounds[last]
+    if rl.final or rl.settlement is None:
         return None
-    tree = PayoutTree(report.cumulative_payouts)
-    if "0x" + tree.root.hex() != report.payout_root.lower():
-        raise ProtocolError(f"round {report.round}'s report does not match its payout root")
-    return Entitlement(cumulative=cumulative, proof=tree.proof(account), round=report.round)
+    phase = client.phase(task_id)
+    return last if phase in (Phase.FINAL, Phase.ENDED) else None
+
+
+def claimable_rounds(
+    client: MarketplaceClient,
+    store: ContentStore,
+    task_id: int,
+    account: str,
+    ledger: Ledger | None = None,
+) -> Claimable:
+    """Every final round ``account`` revealed in, was paid in and has not claimed yet, with
+    its amount and proof (a round due to become final counts: `claim` finalizes it first)."""
+    if ledger is None:
+        ledger = Ledger.from_events(task_id, client.task_events(task_id))
+    due = due_round(client, task_id, ledger)
+    who = account.lower()
+    result = Claimable()
+    for r in sorted(ledger.rounds):
+        rl = ledger.rounds[r]
+        if not (rl.final or r == due):
+            continue
+        if who not in {p.lower() for p in rl.reveals}:
+            continue  # the chain pays only a round's revealers
+        if any(a.lower() == who for a in rl.claims):
+            continue
+        try:
+            report = effective_report(store, rl)
+        except FedmarketError as exc:
+            result.problems[r] = exc.user_message()
+            continue
+        tree = round_tree(report)
+        amounts = {a.lower(): v for a, v in tree.amounts.items()}
+        amount = amounts.get(who, 0)
+        if amount:
+            result.claims.append(RoundClaim(r, amount, tree.proof(account)))
+    return result

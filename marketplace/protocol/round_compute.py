@@ -2,8 +2,8 @@
 
 ``gather_inputs`` reads what the chain fixed for a round (its global model, the reveals, the
 seed); ``compute_round`` fetches and screens the updates, aggregates them into the new global
-model, values every accepted participant, turns values into integer payouts, adds them to the
-cumulative payouts of earlier valid rounds and builds the Merkle root and the round report.
+model, values every accepted participant, turns values into integer payouts and builds this
+round's payout Merkle root and the round report (a root covers its own round only).
 Everything is a deterministic function of those inputs, so an auditor running the same code
 on the same public artifacts reproduces the same CIDs and amounts.
 """
@@ -26,7 +26,6 @@ from marketplace.errors import CorruptContent, FedmarketError, ProtocolError
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts
 from marketplace.protocol.merkle import PayoutTree
-from marketplace.protocol.payouts import add_payouts, load_report
 from marketplace.protocol.round_report import RoundReport, SubmissionRecord
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.update_checks import CandidateUpdate, screen_updates
@@ -75,8 +74,7 @@ class RoundInputs:
     seed: int
     seed_source: dict[str, Any]
     round_budget: int
-    previous_cumulative: dict[str, int]
-    previous_report_cid: str
+    previous_report_cid: str  # the previous round's effective report ("" for round 1)
 
 
 @dataclass(frozen=True)
@@ -114,20 +112,9 @@ def gather_inputs(
     facts: TaskFacts,
     spec: TaskSpec,
 ) -> RoundInputs:
-    """Read a round's fixed inputs from the chain's events and the previous round report."""
+    """Read a round's fixed inputs from the chain's events."""
     ledger = Ledger.from_events(task_id, client.task_events(task_id, facts.created_block))
-    previous = ledger.last_valid_settlement_before(round_)
-    previous_cid = previous.settlement["report_cid"] if previous and previous.settlement else ""
-    cumulative = dict(load_report(store, previous_cid).cumulative_payouts) if previous_cid else {}
-    return inputs_from_ledger(
-        client.w3,
-        ledger,
-        round_,
-        spec,
-        marketplace=client.market.address,
-        previous_cumulative=cumulative,
-        previous_report_cid=previous_cid,
-    )
+    return inputs_from_ledger(client.w3, ledger, round_, spec, marketplace=client.market.address)
 
 
 def inputs_from_ledger(
@@ -137,10 +124,9 @@ def inputs_from_ledger(
     spec: TaskSpec,
     *,
     marketplace: str,
-    previous_cumulative: Mapping[str, int],
-    previous_report_cid: str,
 ) -> RoundInputs:
-    """A round's inputs from the event ledger (the audit passes its own recomputed cumulative)."""
+    """A round's inputs from the event ledger (the coordinator, the arbiter and the audit all
+    start from these)."""
     rl = ledger.rounds.get(round_)
     if rl is None or not rl.global_model_cid:
         raise ProtocolError(f"round {round_} of task {ledger.task_id} was never opened")
@@ -157,6 +143,8 @@ def inputs_from_ledger(
         key=lambda r: r.participant.lower(),
     )
     block_hash = bytes(w3.eth.get_block(rl.anchor_block)["hash"])
+    previous = ledger.effective_before(round_)
+    previous_effective = previous.effective if previous is not None else None
     return RoundInputs(
         task_id=ledger.task_id,
         round=round_,
@@ -170,8 +158,7 @@ def inputs_from_ledger(
         seed=derive_seed(ledger.task_id, round_, block_hash),
         seed_source={"block_number": rl.anchor_block, "block_hash": "0x" + block_hash.hex()},
         round_budget=int(ledger.params["round_budget"]),
-        previous_cumulative=dict(previous_cumulative),
-        previous_report_cid=previous_report_cid,
+        previous_report_cid=str(previous_effective["report_cid"]) if previous_effective else "",
     )
 
 
@@ -282,8 +269,7 @@ def compute_round(
         unit = step.payout_unit
         round_payouts = {a: int(p) for a, p in zip(addresses, step.payouts, strict=True) if p > 0}
     total_paid = sum(round_payouts.values())
-    cumulative = add_payouts(inputs.previous_cumulative, round_payouts)
-    tree = PayoutTree(cumulative)
+    tree = PayoutTree(inputs.task_id, inputs.round, round_payouts)
     accuracy, loss = score_model(spec.model, new_params, validation.X, validation.y)
     report = RoundReport(
         task_id=inputs.task_id,
@@ -301,9 +287,8 @@ def compute_round(
         valuation=valuation_record,
         round_budget=inputs.round_budget,
         round_payouts=round_payouts,
-        cumulative_payouts=cumulative,
         previous_report_cid=inputs.previous_report_cid,
-        payout_root="0x" + tree.root.hex(),
+        payout_root=tree.root_hex,
         total_paid=total_paid,
         accuracy=round(float(accuracy), 12),
         metrics={

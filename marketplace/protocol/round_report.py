@@ -2,8 +2,11 @@
 
 It wraps the pure valuation report (``valuation.report``) with the chain-side facts an auditor
 needs to redo the round: which reveals were fetched, which were rejected and why, how the new
-global model was aggregated, the seed and where it came from, and the cumulative payouts whose
-Merkle root is settled on-chain (claims are made against that root).
+global model was aggregated, the seed and where it came from, and this round's payouts, whose
+Merkle root is settled on-chain (claims of this round are made against that root). A round's
+report covers that round alone: what a participant earned over the task is the sum of its
+payouts in the effective report of every final round (the corrected one where the arbiter
+upheld a challenge); ``previous_report_cid`` links the reports in that order.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from marketplace.errors import ConfigError
 
-REPORT_VERSION = 1
+#: 2: per-round payout roots (version 1 carried cumulative payouts and their root).
+REPORT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,6 @@ class RoundReport:
     valuation: dict[str, Any] | None
     round_budget: int
     round_payouts: dict[str, int]
-    cumulative_payouts: dict[str, int]
     previous_report_cid: str
     payout_root: str
     total_paid: int
@@ -77,7 +80,6 @@ class RoundReport:
         data = asdict(self)
         # JSON numbers lose precision past 2^53: token amounts travel as decimal strings.
         data["round_payouts"] = {k: str(v) for k, v in self.round_payouts.items()}
-        data["cumulative_payouts"] = {k: str(v) for k, v in self.cumulative_payouts.items()}
         data["round_budget"] = str(self.round_budget)
         data["total_paid"] = str(self.total_paid)
         return data
@@ -93,7 +95,6 @@ class RoundReport:
                 raise ConfigError(f"unsupported round report version {data.get('version')!r}")
             data["submissions"] = [SubmissionRecord(**s) for s in data["submissions"]]
             data["round_payouts"] = {k: int(v) for k, v in data["round_payouts"].items()}
-            data["cumulative_payouts"] = {k: int(v) for k, v in data["cumulative_payouts"].items()}
             data["round_budget"] = int(data["round_budget"])
             data["total_paid"] = int(data["total_paid"])
             return cls(**data)

@@ -1,10 +1,12 @@
 """The audit core: replay a task's ledger from chain events and IPFS, recompute, compare.
 
-Used by `fedmarket audit` and by the service. For every settled round it rebuilds the round's
-inputs from events, fetches every artifact (verifying hashes), recomputes the aggregate, the
-valuation (redoing the utilities), the integer payouts, the cumulative payouts and the Merkle
-root with the same code the coordinator runs, and compares each with what was settled and
-published. It then reconciles tokens against the contract's counters.
+Used by `fedmarket audit`, `fedmarket challenge` and the service. For every settled round it
+rebuilds the round's inputs from events, fetches every artifact (verifying hashes), recomputes
+the aggregate, the valuation (redoing the utilities), the integer payouts and the round's
+Merkle root with the same code the coordinator runs, and compares each with the round's
+effective settlement: the arbiter's corrected one where a challenge was upheld (the original
+settlement of such a round is reported as superseded information, not as a failure), else the
+aggregator's. It then reconciles tokens against the contract's counters.
 
 Two kinds of difference are kept apart: float noise in utilities or values within
 ``tolerance`` (reported as *noise*, not a failure: different CPUs may round differently) and
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -22,7 +25,7 @@ import numpy as np
 from marketplace.chain.client import MarketplaceClient
 from marketplace.errors import ConfigError, FedmarketError
 from marketplace.protocol.ledger import Ledger, RoundLedger
-from marketplace.protocol.merkle import PayoutTree
+from marketplace.protocol.payouts import round_tree
 from marketplace.protocol.round_compute import (
     RoundOutcome,
     Validation,
@@ -51,23 +54,38 @@ class Finding:
         return {k: _jsonable(v) for k, v in asdict(self).items()}
 
 
+class RoundAuditStatus(StrEnum):
+    """What the audit concludes about one round."""
+
+    OK = "ok"  # the effective settlement matches the recomputation
+    MISMATCH = "mismatch"  # it does not
+    UNAVAILABLE = "unavailable"  # it cannot be recomputed (artifacts or validation missing)
+    CORRECTED = "corrected"  # the arbiter's correction replaced a settlement and matches
+    CHALLENGED = "challenged"  # matches, but a challenge is pending
+    UNSETTLED = "unsettled"  # not settled yet
+
+
 @dataclass
 class RoundAudit:
     round: int
-    status: str = "ok"  # ok | mismatch | unavailable | voided | challenged | unsettled
+    status: RoundAuditStatus = RoundAuditStatus.OK
+    outcome: str = ""  # how the round became final (Outcome.label), "" while it is not
     accuracy: float | None = None
     total_paid: int = 0
     mismatches: list[Finding] = field(default_factory=list)
     noise: list[Finding] = field(default_factory=list)
+    superseded: list[Finding] = field(default_factory=list)  # the replaced original settlement
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "round": self.round,
-            "status": self.status,
+            "status": str(self.status),
+            "outcome": self.outcome,
             "accuracy": self.accuracy,
             "total_paid": str(self.total_paid),
             "mismatches": [m.to_dict() for m in self.mismatches],
             "noise": [n.to_dict() for n in self.noise],
+            "superseded": [f.to_dict() for f in self.superseded],
         }
 
 
@@ -114,40 +132,46 @@ def audit_task(
     spec = _fetch_spec(store, ledger, result)
     if validation is None:
         validation = _published_validation(store, ledger, spec, result)
-    cumulative: dict[str, int] = {}
-    previous_report_cid = ""
+    entitled: dict[int, dict[str, int]] = {}  # round -> recomputed payouts of its final settlement
     for r in sorted(ledger.rounds):
         rl = ledger.rounds[r]
-        ra = RoundAudit(round=r)
+        ra = RoundAudit(round=r, outcome=rl.outcome.label if rl.final else "")
         result.rounds.append(ra)
-        if rl.settlement is None:
-            ra.status = "unsettled"
+        effective = rl.effective
+        if effective is None:
+            ra.status = RoundAuditStatus.UNSETTLED
             continue
-        ra.total_paid = int(rl.settlement["total_paid"])
+        ra.total_paid = int(effective["total_paid"])
         if spec is None or validation is None:
-            ra.status = "unavailable"
+            ra.status = RoundAuditStatus.UNAVAILABLE
             continue
-        outcome = _recompute(
-            client, store, ledger, rl, spec, validation, cumulative, previous_report_cid, ra
-        )
+        outcome = _recompute(client, store, ledger, rl, spec, validation, ra)
         if outcome is None:
             continue
-        _compare_round(store, rl, outcome, ra, tolerance, validation)
+        _compare_round(store, rl.round, effective, outcome, ra, tolerance, validation)
         ra.accuracy = outcome.accuracy
-        if rl.voided:
-            ra.status = "voided" if not ra.mismatches else ra.status
-            continue  # a voided round pays nothing and does not move the cumulative
-        if rl.challenge is not None and rl.upheld is None:
-            ra.status = "challenged" if not ra.mismatches else ra.status
-        cumulative = dict(outcome.report.cumulative_payouts)
-        previous_report_cid = rl.settlement["report_cid"]
-    _reconcile(client, ledger, cumulative, result)
+        if rl.corrected and rl.settlement is not None:
+            # The aggregator's settlement was replaced: what was wrong with it is information.
+            original = RoundAudit(round=r)
+            _compare_round(store, r, rl.settlement, outcome, original, tolerance, validation)
+            ra.superseded = original.mismatches
+            if ra.status is RoundAuditStatus.OK:
+                ra.status = RoundAuditStatus.CORRECTED
+        elif rl.challengers and not rl.final and ra.status is RoundAuditStatus.OK:
+            ra.status = RoundAuditStatus.CHALLENGED
+        if rl.final:
+            entitled[r] = {a.lower(): v for a, v in outcome.report.round_payouts.items()}
+    _reconcile(client, ledger, entitled, result)
     claimed: dict[str, int] = {}
     for c in ledger.claims:
-        claimed[c["account"]] = claimed.get(c["account"], 0) + c["amount"]
+        claimed[c["account"].lower()] = claimed.get(c["account"].lower(), 0) + c["amount"]
+    totals: dict[str, int] = {}
+    for payouts in entitled.values():
+        for account, amount in payouts.items():
+            totals[account] = totals.get(account, 0) + amount
     result.payouts = [
         {"account": a, "entitled": str(v), "claimed": str(claimed.get(a, 0))}
-        for a, v in sorted(cumulative.items())
+        for a, v in sorted(totals.items())
     ]
     return result
 
@@ -213,23 +237,15 @@ def _recompute(
     rl: RoundLedger,
     spec: TaskSpec,
     validation: Validation,
-    cumulative: dict[str, int],
-    previous_report_cid: str,
     ra: RoundAudit,
 ) -> RoundOutcome | None:
     try:
         inputs = inputs_from_ledger(
-            client.w3,
-            ledger,
-            rl.round,
-            spec,
-            marketplace=client.market.address,
-            previous_cumulative=cumulative,
-            previous_report_cid=previous_report_cid,
+            client.w3, ledger, rl.round, spec, marketplace=client.market.address
         )
         return compute_round(inputs, store, validation, publish=False)
     except FedmarketError as exc:
-        ra.status = "unavailable"
+        ra.status = RoundAuditStatus.UNAVAILABLE
         ra.mismatches.append(
             Finding(
                 rl.round,
@@ -244,14 +260,14 @@ def _recompute(
 
 def _compare_round(
     store: ContentStore,
-    rl: RoundLedger,
+    r: int,
+    settled: dict[str, Any],
     outcome: RoundOutcome,
     ra: RoundAudit,
     tolerance: float,
     validation: Validation,
 ) -> None:
-    settled = rl.settlement or {}
-    r = rl.round
+    """Compare one settlement of round ``r`` (and its published report) with the recomputation."""
     expected_root = "0x" + outcome.payout_root.hex()
     checks = [
         ("new_global_cid", outcome.new_global_cid, settled.get("new_global_cid")),
@@ -273,23 +289,23 @@ def _compare_round(
                 f"settled model unavailable: {exc}",
             )
         )
-        ra.status = "unavailable"
+        ra.status = RoundAuditStatus.UNAVAILABLE
     try:
         published = RoundReport.from_json(store.cat_bytes(settled["report_cid"]))
     except (FedmarketError, KeyError) as exc:
         ra.mismatches.append(
             Finding(r, "report_cid", settled.get("report_cid"), None, f"report unavailable: {exc}")
         )
-        ra.status = "unavailable"
+        ra.status = RoundAuditStatus.UNAVAILABLE
         return
     _compare_reports(r, outcome.report, published, ra, tolerance)
     _check_valuation(r, outcome, published, ra, validation)
-    tree_root = "0x" + PayoutTree(published.cumulative_payouts).root.hex()
+    tree_root = round_tree(published).root_hex
     if tree_root != str(settled.get("payout_root", "")).lower():
         ra.mismatches.append(
             Finding(
                 r,
-                "report.cumulative_payouts",
+                "report.round_payouts",
                 tree_root,
                 settled.get("payout_root"),
                 "the published payouts do not hash to the settled root",
@@ -305,8 +321,8 @@ def _compare_round(
                 "report bytes differ only by float noise",
             )
         )
-    if ra.mismatches and ra.status == "ok":
-        ra.status = "mismatch"
+    if ra.mismatches and ra.status is RoundAuditStatus.OK:
+        ra.status = RoundAuditStatus.MISMATCH
 
 
 def _compare_reports(
@@ -319,7 +335,6 @@ def _compare_reports(
         "aggregator",
         "round_budget",
         "round_payouts",
-        "cumulative_payouts",
         "payout_root",
         "total_paid",
         "previous_report_cid",
@@ -435,14 +450,18 @@ def _compare_floats(
 
 
 def _reconcile(
-    client: MarketplaceClient, ledger: Ledger, cumulative: dict[str, int], result: AuditResult
+    client: MarketplaceClient,
+    ledger: Ledger,
+    entitled: dict[int, dict[str, int]],
+    result: AuditResult,
 ) -> None:
-    """Tokens: events against the contract's counters, and against the recomputed payouts."""
+    """Tokens: events against the contract's counters, and claims against recomputed payouts."""
     info = client.task(ledger.task_id)
     pairs = [
         ("totals.allocated", ledger.allocated, int(info.total_allocated)),
         ("totals.claimed", ledger.total_claimed, int(info.total_claimed)),
         ("totals.slashed", ledger.total_slashed, int(info.total_slashed)),
+        ("totals.forfeited", ledger.total_forfeited, int(info.total_forfeited)),
         ("totals.refunded", ledger.total_refunded, int(info.total_refunded)),
     ]
     for name, from_events, on_chain in pairs:
@@ -470,25 +489,29 @@ def _reconcile(
             )
         )
     escrow_left = (
-        ledger.escrow + ledger.total_slashed - ledger.total_claimed - ledger.total_refunded
+        ledger.escrow
+        + ledger.total_slashed
+        + ledger.total_forfeited
+        - ledger.total_claimed
+        - ledger.total_refunded
     )
     if escrow_left < 0:
         result.ledger_findings.append(
             Finding(None, "escrow", ">= 0", escrow_left, "more paid out than escrowed")
         )
-    per_account: dict[str, int] = {}
-    for c in ledger.claims:
-        per_account[c["account"].lower()] = per_account.get(c["account"].lower(), 0) + c["amount"]
-    entitled = {a.lower(): v for a, v in cumulative.items()}
-    for account, amount in sorted(per_account.items()):
-        if amount > entitled.get(account, 0):
+    for claim in ledger.claims:  # each claim against what that round's recomputation pays
+        payouts = entitled.get(int(claim["round"]))
+        if payouts is None:
+            continue  # not recomputed (unavailable): no accusation without evidence
+        account = str(claim["account"]).lower()
+        if claim["amount"] > payouts.get(account, 0):
             result.ledger_findings.append(
                 Finding(
-                    None,
+                    claim["round"],
                     f"claims[{account}]",
-                    entitled.get(account, 0),
-                    amount,
-                    "claimed more than the recomputed payouts",
+                    payouts.get(account, 0),
+                    claim["amount"],
+                    "claimed more than the recomputed payout of the round",
                 )
             )
 

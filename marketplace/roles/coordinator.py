@@ -1,5 +1,13 @@
 """The coordinator (aggregator) loop: open rounds, wait out the windows, settle, finalize.
 
+Opening round 1 posts the aggregator's bond (held by the task until it ends); settlements need
+no bond. The coordinator keeps the protocol's deadlines: it opens each round within
+``settleWindow`` of the previous round's final time and settles before the settle deadline;
+a deadline it has already missed is reported (anyone may then wind the task down) instead of
+sent as a doomed transaction. Challenges run their course without it: the challengers'
+evidence, the arbiter's ruling, or the fallbacks when either is silent. After an upheld
+challenge the next round starts from the arbiter's corrected model.
+
 It is restart-safe because it keeps no state of its own: every decision is read back from the
 chain (the task's phase and rounds) and from IPFS (earlier round reports), and every output is
 a deterministic function of those. Killed between the reveal deadline and the settlement, a
@@ -14,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from marketplace.chain.client import MarketplaceClient
-from marketplace.chain.structs import Phase, RoundStatus
+from marketplace.chain.structs import Phase, RoundStatus, TaskStatus
 from marketplace.errors import ContractRevert, ProtocolError
+from marketplace.protocol.deadlines import open_deadline
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts, task_facts
 from marketplace.protocol.round_compute import (
@@ -87,17 +96,25 @@ class Coordinator:
         return self.summary
 
     def step(self) -> bool:
-        """Act once on the current phase; False once the task has ended or was cancelled."""
+        """Act once on the current phase; False once the task has ended or was cancelled.
+
+        Raises :class:`ProtocolError` when the aggregator has missed a deadline (the task can
+        then only be wound down).
+        """
         phase = self.client.phase(self.task_id)
+        if phase in (Phase.CANCELLED, Phase.NONE):
+            return False
         task = self.client.task(self.task_id)
+        if phase == Phase.ENDED:
+            if task.phase_status == TaskStatus.ACTIVE:  # the last settlement is due: make it
+                self._try(lambda: self.client.finalize(self.task_id), "finalize")  # final
+            return False
         round_ = int(task.last_round)
         now = self.client.chain_time()
-        if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
-            return False
         if phase in (Phase.CREATED, Phase.FINAL):
-            if round_ >= int(task.rounds):
-                self._try(lambda: self.client.finalize(self.task_id), "finalize")
-                return True
+            deadline = open_deadline(self.client, self.task_id, task, now)
+            if deadline is not None and now > deadline:
+                raise self._missed(f"open round {round_ + 1}", deadline)
             self._open(round_ + 1)
             return True
         info = self.client.round(self.task_id, round_)
@@ -105,15 +122,20 @@ class Coordinator:
             if now < int(info.reveal_deadline) + DEADLINE_MARGIN_S:
                 return True
             if info.round_status == RoundStatus.OPEN:
+                if now > int(info.settle_deadline):
+                    raise self._missed(f"settle round {round_}", int(info.settle_deadline))
                 self._settle(round_)
             return True
-        if phase == Phase.CHALLENGE:
-            if info.round_status == RoundStatus.CHALLENGED:
-                return True  # the arbiter decides; nothing to do until then
-            if now >= int(info.challenge_deadline) + DEADLINE_MARGIN_S:
-                self._try(lambda: self.client.finalize(self.task_id), "finalize")
-            return True
+        # CHALLENGE, EVIDENCE, RULING: challengers, their evidence and the arbiter's ruling run
+        # their course; each has a deadline after which the settlement is final without us.
         return True
+
+    def _missed(self, what: str, deadline: int) -> ProtocolError:
+        return ProtocolError(
+            f"task {self.task_id}: too late to {what} (its deadline passed at block time "
+            f"{deadline}); the task can only be wound down now",
+            hint=f"anyone can end it with `fedmarket task wind-down {self.task_id}`",
+        )
 
     # -- actions -------------------------------------------------------------------------
 
@@ -123,13 +145,14 @@ class Coordinator:
             self.log(f"round {round_}: opened with global model {cid}")
 
     def current_global_cid(self) -> str:
-        """The model the next round starts from: the latest valid settlement's, else the initial."""
+        """The model the next round starts from: the latest settlement's (the arbiter's
+        corrected one where it upheld a challenge), else the task's initial model."""
         events = self.client.task_events(self.task_id, self.facts.created_block)
         ledger = Ledger.from_events(self.task_id, events)
-        last = ledger.last_valid_settlement_before(max(ledger.rounds, default=0) + 1)
-        if last is None or last.settlement is None:
+        last = ledger.effective_before(max(ledger.rounds, default=0) + 1)
+        if last is None or last.effective is None:
             return self.facts.initial_model_cid
-        return str(last.settlement["new_global_cid"])
+        return str(last.effective["new_global_cid"])
 
     def _settle(self, round_: int) -> None:
         inputs: RoundInputs = gather_inputs(

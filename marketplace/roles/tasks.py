@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from marketplace.chain.client import MarketplaceClient
-from marketplace.chain.structs import Phase, TaskParams
+from marketplace.chain.structs import MAX_SLASH_BPS, ZERO_ADDRESS, Phase, TaskParams
 from marketplace.errors import ConfigError
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import encode_weights
@@ -19,12 +19,20 @@ from valuation.model_spec import ModelSpec
 
 @dataclass(frozen=True)
 class Windows:
-    """Round timing, in seconds."""
+    """A task's windows, in seconds (each at least the marketplace's ``minWindow``).
+
+    ``settle`` also bounds how long the aggregator may wait to open round 1 (after creation)
+    and each next round (after the previous one became final); ``reveal`` is also the
+    challengers' evidence window; ``resolve`` is the arbiter's ruling window after that;
+    ``claim`` keeps claims open after the task ended.
+    """
 
     commit: int = 10
     reveal: int = 8
     settle: int = 300
     challenge: int = 3
+    resolve: int = 300
+    claim: int = 86_400
 
 
 @dataclass(frozen=True)
@@ -50,21 +58,19 @@ def create_task(
     rounds: int,
     round_budget: int,
     min_stake: int,
+    arbiter: str,
+    settle_bond: int,
     windows: Windows = Windows(),
-    settle_bond: int = 0,
-    arbiter: str | None = None,
     slash_bps: int = 1000,
     max_samples: int = 10_000,
     init_seed: int = 0,
 ) -> CreatedTask:
-    """Publish the spec and initial model, then escrow the budget on-chain."""
+    """Check the parameters, then publish the spec and initial model and escrow the budget."""
     if rounds < 1 or round_budget <= 0 or min_stake <= 0:
         raise ConfigError("rounds, budget and stake must all be positive")
-    spec_cid = store.add(spec.to_json()).cid
-    model_cid = store.add(initial_model_blob(spec.model, init_seed)).cid
     params = TaskParams(
-        spec_cid=spec_cid,
-        initial_model_cid=model_cid,
+        spec_cid="",
+        initial_model_cid="",
         validation_sha256=bytes.fromhex(spec.validation_sha256),
         rounds=rounds,
         round_budget=round_budget,
@@ -73,14 +79,54 @@ def create_task(
         reveal_window=windows.reveal,
         settle_window=windows.settle,
         challenge_window=windows.challenge,
+        resolve_window=windows.resolve,
+        claim_window=windows.claim,
         aggregator=client.w3.to_checksum_address(aggregator),
-        arbiter=client.w3.to_checksum_address(arbiter) if arbiter else TaskParams.arbiter,
+        arbiter=client.w3.to_checksum_address(arbiter),
         settle_bond=settle_bond,
         slash_bps=slash_bps,
         max_samples=max_samples,
     )
+    check_params(params, requester=client.address, min_window=client.min_window())
+    spec_cid = store.add(spec.to_json()).cid
+    model_cid = store.add(initial_model_blob(spec.model, init_seed)).cid
+    params = replace(params, spec_cid=spec_cid, initial_model_cid=model_cid)
     task_id = client.create_task(params)
     return CreatedTask(task_id=task_id, spec_cid=spec_cid, initial_model_cid=model_cid)
+
+
+#: TaskParams window field -> the `fedmarket task create` option that sets it.
+WINDOW_OPTIONS = {
+    "commit_window": "--commit-window",
+    "reveal_window": "--reveal-window",
+    "settle_window": "--settle-window",
+    "challenge_window": "--challenge-window",
+    "resolve_window": "--resolve-window",
+    "claim_window": "--claim-window",
+}
+
+
+def check_params(p: TaskParams, *, requester: str, min_window: int) -> None:
+    """The contract's bounds on roles, windows, bond and slashing, as one-line errors naming
+    the option to change (checked before anything is stored or sent)."""
+    for name, option in WINDOW_OPTIONS.items():
+        if int(getattr(p, name)) < min_window:
+            raise ConfigError(
+                f"{option} must be at least {min_window} s on this marketplace (its minWindow)"
+            )
+    me, aggregator, arbiter = requester.lower(), p.aggregator.lower(), p.arbiter.lower()
+    if aggregator in (ZERO_ADDRESS, me):
+        raise ConfigError("--aggregator must be another account than the requester's")
+    if arbiter in (ZERO_ADDRESS, me, aggregator):
+        raise ConfigError(
+            "--arbiter must be a third account: neither the requester nor the aggregator"
+        )
+    if p.settle_bond <= 0:
+        raise ConfigError("--bond must be more than 0 (a free challenge could freeze a round)")
+    if not 0 <= p.slash_bps <= MAX_SLASH_BPS:
+        raise ConfigError(
+            f"--slash-bps must be between 0 and {MAX_SLASH_BPS} (half of the stake at most)"
+        )
 
 
 def market(client: MarketplaceClient, *, open_only: bool = False) -> list[dict[str, Any]]:
@@ -111,6 +157,7 @@ def task_summary(
         "task_id": task_id,
         "requester": created["requester"],
         "aggregator": params["aggregator"],
+        "arbiter": params["arbiter"],
         "spec_cid": params["spec_cid"],
         "initial_model_cid": params["initial_model_cid"],
         "rounds": int(params["rounds"]),
@@ -122,6 +169,8 @@ def task_summary(
         "phase": Phase(client.phase(task_id)).name,
         "allocated": str(info.total_allocated),
         "claimed": str(info.total_claimed),
+        "ended_at": int(info.ended_at),
+        "claim_deadline": int(info.claim_deadline),
     }
 
 
@@ -139,14 +188,20 @@ def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
         settled = next(
             (e for e in events if e.name == "RoundSettled" and e.args["round"] == r), None
         )
+        corrected = next(
+            (e for e in events if e.name == "SettlementCorrected" and e.args["round"] == r), None
+        )
+        effective = corrected or settled
         rounds.append(
             {
                 "round": r,
                 "status": info.round_status.name,
+                "outcome": info.round_outcome.label if info.round_outcome else "",
                 "reveals": sum(1 for e in events if e.name == "Revealed" and e.args["round"] == r),
+                "challengers": int(info.challengers),
                 "total_paid": str(info.total_paid),
-                "report_cid": settled.args["report_cid"] if settled else None,
-                "new_global_cid": settled.args["new_global_cid"] if settled else None,
+                "report_cid": effective.args["report_cid"] if effective else None,
+                "new_global_cid": effective.args["new_global_cid"] if effective else None,
             }
         )
     return {**summary, "participant_addresses": participants, "rounds_detail": rounds}

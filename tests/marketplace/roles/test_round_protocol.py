@@ -8,6 +8,7 @@ from fmkit import (
     TOKEN,
     Devnet,
     Scenario,
+    claimed_total,
     coordinator_for,
     make_scenario,
     nodes_for,
@@ -68,12 +69,23 @@ def test_rounds_pay_contributors_and_audit_ok(devnet: Devnet) -> None:
     assert second.accuracy > first.accuracy - 0.02
     budget = 2 * 100 * TOKEN
     free_rider = s.address(3)
-    assert second.cumulative_payouts.get(free_rider, 0) <= budget // 100
-    assert sum(second.cumulative_payouts.values()) == first.total_paid + second.total_paid
+    earned = {
+        a: first.round_payouts.get(a, 0) + second.round_payouts.get(a, 0)
+        for a in {*first.round_payouts, *second.round_payouts}
+    }
+    assert earned.get(free_rider, 0) <= budget // 100
+    assert sum(earned.values()) == first.total_paid + second.total_paid
     for i in range(4):  # every payout claimed, stake back: balance change == claimed amount
-        claimed = requester.claimed(s.task_id, s.address(i))
-        assert claimed == second.cumulative_payouts.get(s.address(i), 0)
+        claimed = claimed_total(requester, s.task_id, s.address(i))
+        assert claimed == earned.get(s.address(i), 0)
         assert requester.balance(s.address(i)) - before[i] == claimed
+    # each node claimed every round it was paid for in one transaction (one event per round)
+    claims = [e for e in requester.task_events(s.task_id) if e.name == "Claimed"]
+    txs: dict[str, set[str]] = {}
+    for e in claims:
+        txs.setdefault(e.args["account"], set()).add(e.tx_hash)
+    assert claims and all(len(hashes) == 1 for hashes in txs.values())
+    assert any(sum(1 for e in claims if e.tx_hash == h) == 2 for h in {e.tx_hash for e in claims})
     result = audit_task(requester, devnet.store(), s.task_id, validation=s.validation)
     assert result.ok, result.to_dict()["mismatches"]
     assert [r.status for r in result.rounds] == ["ok", "ok"]
@@ -179,7 +191,7 @@ def test_replayed_commitment_and_copied_cid_earn_nothing(devnet: Devnet) -> None
     # Round 2: the copier replays its own round-1-style commitment bytes from another round,
     # which cannot be opened, and a second copier reveals node 0's round-1 CID (a stale copy).
     coord.step()
-    first_commit = devnet.client(1).commitment_of(s.task_id, 1, s.address(0))[0]
+    first_commit = devnet.client(1).participant_round(s.task_id, 1, s.address(0)).commitment
     copier.commit(s.task_id, first_commit)
     stale_copier = devnet.client(9)
     stale_copier.join(s.task_id, TOKEN)  # joins between rounds
@@ -203,8 +215,8 @@ def test_replayed_commitment_and_copied_cid_earn_nothing(devnet: Devnet) -> None
     report = report_of(s, 2)
     reasons = {sub.participant: sub.reason for sub in report.submissions}
     assert reasons[stale_copier.address] == "replayed_cid"
-    assert stale_copier.address not in report.cumulative_payouts
-    assert copier.address not in report.cumulative_payouts
+    assert stale_copier.address not in report.round_payouts
+    assert copier.address not in report.round_payouts
     assert int(devnet.client(1).participant(s.task_id, copier.address)["slashed_total"]) > 0
 
 
@@ -242,7 +254,7 @@ def test_restarted_participant_reveals_its_commitment_without_committing_twice(
     coord.step()
     for node in nodes:
         node.step()
-    committed = devnet.client(1).commitment_of(s.task_id, 1, s.address(0))[0]
+    committed = devnet.client(1).participant_round(s.task_id, 1, s.address(0)).commitment
     # node 0 is killed after committing; a fresh process (new object, no memory) takes over
     reborn = ParticipantNode(
         s.client(0), devnet.store(), s.task_id, s.shards[0], Honest(), log=lambda _m: None
@@ -254,7 +266,8 @@ def test_restarted_participant_reveals_its_commitment_without_committing_twice(
     reborn.step()
     nodes[1].step()
     assert reborn.summary.revealed == [1]
-    assert devnet.client(1).commitment_of(s.task_id, 1, s.address(0)) == (committed, True)
+    mine = devnet.client(1).participant_round(s.task_id, 1, s.address(0))
+    assert (mine.commitment, mine.revealed) == (committed, True)
     events = devnet.client(1).task_events(s.task_id)
     assert (
         sum(1 for e in events if e.name == "Committed" and e.args["participant"] == s.address(0))
