@@ -31,10 +31,14 @@ def deploy(w3: Web3, name: str, *args: object, sender: str) -> Contract:
     return cast(Contract, w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]))
 
 
+#: The test deployments' `minWindow` (seconds).
+MIN_WINDOW = 10
+
+
 def new_deployment() -> Deployment:
     """A fresh in-process chain (eth-tester, py-evm) with both contracts deployed."""
     w3 = Web3(Web3.EthereumTesterProvider())
     owner = w3.eth.accounts[0]
     token = deploy(w3, "RewardToken", sender=owner)
-    market = deploy(w3, "Marketplace", token.address, sender=owner)
+    market = deploy(w3, "Marketplace", token.address, MIN_WINDOW, sender=owner)
     return Deployment(w3=w3, token=token, market=market, owner=owner)

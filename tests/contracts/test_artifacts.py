@@ -91,7 +91,7 @@ def test_fresh_compilation_reproduces_the_committed_bytecode() -> None:
         assert artifacts[name]["abi"] == committed["abi"], name
 
 
-def _task_params(aggregator: str) -> tuple[object, ...]:
+def _task_params(aggregator: str, arbiter: str) -> tuple[object, ...]:
     return (
         "bafkreispec",  # specCid
         "bafkreimodel0",  # initialModelCid
@@ -103,8 +103,10 @@ def _task_params(aggregator: str) -> tuple[object, ...]:
         60,  # revealWindow
         120,  # settleWindow
         300,  # challengeWindow
+        300,  # resolveWindow
+        3600,  # claimWindow
         aggregator,
-        "0x0000000000000000000000000000000000000000",  # arbiter: the requester resolves
+        arbiter,  # rules on challenges: neither the requester nor the aggregator
         10**18,  # settleBond
         1000,  # slashBps
         10_000,  # maxSamples
@@ -118,12 +120,12 @@ def test_contracts_run_on_eth_tester(deployment: Deployment) -> None:
         deployment.market,
         deployment.owner,
     )
-    requester, aggregator, participant = list(w3.eth.accounts)[1:4]
+    requester, aggregator, participant, arbiter = list(w3.eth.accounts)[1:5]
     for account in (requester, participant):
         token.functions.mint(account, 10**22).transact({"from": owner})
         token.functions.approve(market.address, 2**256 - 1).transact({"from": account})
 
-    market.functions.createTask(_task_params(aggregator)).transact({"from": requester})
+    market.functions.createTask(_task_params(aggregator, arbiter)).transact({"from": requester})
     market.functions.join(1, 5 * 10**18).transact({"from": participant})
 
     assert market.functions.taskCount().call() == 1
@@ -132,7 +134,7 @@ def test_contracts_run_on_eth_tester(deployment: Deployment) -> None:
     task = market.functions.getTask(1).call()
     assert task[0] == requester
     assert bytes(task[5]) == keccak(b"bafkreimodel0")  # initialModelCidHash
-    assert market.functions.participantOf(1, participant).call() == [5 * 10**18, True, 0, False]
+    assert market.functions.participantOf(1, participant).call() == [5 * 10**18, True, 0, False, 0]
     assert token.functions.balanceOf(market.address).call() == 2 * 10**20 + 5 * 10**18
     assert token.functions.symbol().call() == "FMT"
 
