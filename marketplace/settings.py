@@ -9,6 +9,7 @@ Variables:
                         Kubo RPC API, e.g. ``http://127.0.0.1:5001``.
     FEDMARKET_KEY_PASSWORD  password for keystore files when not prompted (scripts, the demo).
     FEDMARKET_DEBUG     any value: show tracebacks instead of one-line errors.
+    NO_COLOR            any non-empty value: no colour in the terminal (https://no-color.org).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     ipfs: str = "embedded"
     key_password: str | None = None
     debug: bool = False
+    color: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -43,6 +45,7 @@ class Settings:
             ipfs=env.get("FEDMARKET_IPFS") or "embedded",
             key_password=env.get("FEDMARKET_KEY_PASSWORD") or None,
             debug=bool(env.get("FEDMARKET_DEBUG")),
+            color=not env.get("NO_COLOR"),
         )
 
     @property

@@ -40,7 +40,9 @@ def to_units(amount: str | int | float, decimals: int = TOKEN_DECIMALS) -> int:
     try:
         value = Decimal(text)  # construction from a string is exact
     except InvalidOperation as exc:
-        raise ConfigError(f"not a token amount: {amount!r}", hint="write it like 10 or 0.5") from exc
+        raise ConfigError(
+            f"not a token amount: {amount!r}", hint="write it like 10 or 0.5"
+        ) from exc
     if not value.is_finite():
         raise ConfigError(f"not a token amount: {amount!r}", hint="write it like 10 or 0.5")
     with localcontext() as ctx:

@@ -20,19 +20,52 @@ from eth_utils import keccak
 
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment
+from marketplace.chain.revert_messages import phase_words
 from marketplace.chain.structs import Phase, TaskStatus
 from marketplace.errors import ContractRevert, FedmarketError, ProtocolError
+from marketplace.notices import Notice, Tokens
 from marketplace.protocol.dataset import Dataset
 from marketplace.protocol.ledger_lookup import TaskFacts, find_event, task_facts
 from marketplace.protocol.payouts import claim_entitlement
-from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.task_spec import TaskSpec, fit_to_model
 from marketplace.protocol.weights import decode_weights, encode_weights
+from marketplace.roles.tasks import MAX_STAKE, require_funds
 from marketplace.storage import ContentStore
+from marketplace.units import format_amount
 from participant.behaviours import Behaviour
 from participant.training import train_local
 from valuation.model_spec import parameter_shapes
 
-Log = Callable[[str], None]
+Log = Callable[[Notice], None]
+
+
+def check_join(client: MarketplaceClient, facts: TaskFacts, stake: int | None) -> int:
+    """The stake to join ``facts``' task with, checked before anything is approved or staked.
+
+    ``None`` means the task's minimum. The task must still take participants, the stake must be
+    within the task's bounds, and the account must hold it (and some ETH for gas).
+    """
+    phase = client.phase(facts.task_id)
+    if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
+        raise ProtocolError(
+            f"task {facts.task_id} is {phase_words(phase)} and takes no more participants",
+            hint="see `fedmarket task list`",
+        )
+    minimum = int(facts.params["min_stake"])
+    amount = minimum if stake is None else stake
+    if amount < minimum:
+        raise ProtocolError(
+            f"stake {format_amount(amount)} is below task {facts.task_id}'s minimum of "
+            f"{format_amount(minimum)}",
+            hint=f"stake at least {format_amount(minimum)} with --stake, or leave it out",
+        )
+    if amount > MAX_STAKE:
+        raise ProtocolError(
+            f"stake {format_amount(amount)} is more than a task can hold",
+            hint="stake less with --stake",
+        )
+    require_funds(client, amount, "the stake")
+    return amount
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,7 @@ class ParticipantNode:
         self.summary = NodeSummary(address=self.address)
         self.facts: TaskFacts = task_facts(client, task_id)
         self.spec = TaskSpec.from_json(self.store.cat_bytes(self.facts.spec_cid))
+        data = fit_to_model(data, self.spec.model, "the training data", f"task {task_id}")
         self.data = behaviour.prepare_data(data, seed=self._seed(0))
         self._prepared: dict[int, Submission | None] = {}
         self._warm_up()
@@ -124,12 +158,12 @@ class ParticipantNode:
         info = self.client.participant(self.task_id, self.address)
         if info["joined"]:
             return
-        phase = self.client.phase(self.task_id)
-        if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
-            raise ProtocolError(f"task {self.task_id} is not open for joining ({phase.name})")
-        stake = self.stake if self.stake is not None else int(self.facts.params["min_stake"])
+        stake = check_join(self.client, self.facts, self.stake)
         self.client.join(self.task_id, stake)
-        self.log(f"joined task {self.task_id} with stake {stake}")
+        self.log(Notice.of(
+            "joined", "joined task {task_id} with a stake of {stake}",
+            task_id=self.task_id, participant=self.address, stake=Tokens(stake),
+        ))  # fmt: skip
 
     def step(self) -> bool:
         """Act once on the task's current phase; False once the task is over."""
@@ -147,7 +181,11 @@ class ParticipantNode:
             self._reveal(round_, onchain)
         elif phase == Phase.REVEAL and not committed and round_ not in self.summary.skipped:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: joined too late to commit, skipping it")
+            self.log(
+                self._round_notice(
+                    "round_skipped", round_, "joined too late to commit, skipping it"
+                )
+            )
         return True
 
     # -- one round -----------------------------------------------------------------------
@@ -207,22 +245,37 @@ class ParticipantNode:
         submission = self.prepare(round_)
         if submission is None:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: not submitting ({self.behaviour.spec()})")
+            self.log(
+                self._round_notice(
+                    "round_skipped", round_, f"not submitting ({self.behaviour.spec()})"
+                )
+            )
             return
         try:
             self.client.commit(self.task_id, submission.commitment)
         except ContractRevert as exc:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: commit refused ({exc.error_name}); skipping the round")
+            self.log(self._round_notice(
+                "commit_refused", round_, f"commit refused ({exc}); skipping the round",
+                error=exc.error_name,
+            ))  # fmt: skip
             return
         self.summary.committed.append(round_)
-        self.log(f"round {round_}: committed update {submission.cid}")
+        self.log(
+            self._round_notice(
+                "committed", round_, f"committed update {submission.cid}", update_cid=submission.cid
+            )
+        )
 
     def _reveal(self, round_: int, onchain: bytes) -> None:
         submission = self.prepare(round_)
         if submission is None or submission.commitment != onchain:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: cannot reproduce the committed update; not revealing")
+            self.log(
+                self._round_notice(
+                    "reveal_skipped", round_, "cannot reproduce the committed update; not revealing"
+                )
+            )
             return
         try:
             self.client.reveal(
@@ -233,10 +286,21 @@ class ParticipantNode:
                 submission.salt,
             )
         except ContractRevert as exc:
-            self.log(f"round {round_}: reveal refused ({exc.error_name})")
+            self.log(
+                self._round_notice(
+                    "reveal_refused", round_, f"reveal refused ({exc})", error=exc.error_name
+                )
+            )
             return
         self.summary.revealed.append(round_)
-        self.log(f"round {round_}: revealed")
+        self.log(self._round_notice("revealed", round_, "revealed", update_cid=submission.cid))
+
+    def _round_notice(self, event: str, round_: int, text: str, **fields: object) -> Notice:
+        return Notice(
+            event,
+            f"round {round_}: {text}",
+            {"task_id": self.task_id, "round": round_, "participant": self.address, **fields},
+        )
 
     # -- the end -------------------------------------------------------------------------
 
@@ -250,14 +314,22 @@ class ParticipantNode:
         try:
             entitlement = claim_entitlement(self.client, self.store, self.task_id, self.address)
         except FedmarketError as exc:
-            self.log(f"cannot compute the claim: {exc.user_message()}")
+            self.log(Notice.of(
+                "claim_failed", "cannot compute the claim: {reason}",
+                task_id=self.task_id, participant=self.address, reason=exc.user_message(),
+            ))  # fmt: skip
             entitlement = None
         if entitlement is not None:
             already = self.client.claimed(self.task_id, self.address)
             if entitlement.cumulative > already:
                 self.client.claim(self.task_id, entitlement.cumulative, entitlement.proof)
                 self.summary.claimed = entitlement.cumulative
-                self.log(f"claimed {entitlement.cumulative - already} token units")
+                self.log(Notice.of(
+                    "claimed", "claimed {amount} ({cumulative} in total)",
+                    task_id=self.task_id, participant=self.address,
+                    amount=Tokens(entitlement.cumulative - already),
+                    cumulative=Tokens(entitlement.cumulative),
+                ))  # fmt: skip
             else:
                 self.summary.claimed = already
         info = self.client.participant(self.task_id, self.address)
@@ -265,7 +337,10 @@ class ParticipantNode:
             stake = int(info["stake"])
             self.client.withdraw_stake(self.task_id)
             self.summary.stake_returned = stake
-            self.log(f"stake of {stake} returned")
+            self.log(Notice.of(
+                "stake_returned", "stake of {stake} returned",
+                task_id=self.task_id, participant=self.address, stake=Tokens(stake),
+            ))  # fmt: skip
 
     # -- determinism ---------------------------------------------------------------------
 

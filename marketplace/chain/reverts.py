@@ -72,7 +72,9 @@ def named_revert(
 ) -> ContractRevert:
     """A ContractRevert with its sentence and hint from the revert table."""
     args = tuple(_readable(v) for v in values)
-    explained = explain(name, dict(zip(names, zip(types, args, strict=True), strict=True)), function)
+    explained = explain(
+        name, dict(zip(names, zip(types, args, strict=True), strict=True)), function
+    )
     if explained is None:
         return ContractRevert(name, args, function=function)
     message, hint = explained

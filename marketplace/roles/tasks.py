@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from marketplace.chain.addresses import parse_address
 from marketplace.chain.client import MarketplaceClient
-from marketplace.chain.structs import Phase, TaskParams
-from marketplace.errors import ConfigError
+from marketplace.chain.structs import ZERO_ADDRESS, Phase, TaskParams
+from marketplace.errors import ConfigError, ProtocolError
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import encode_weights
 from marketplace.storage import ContentStore
+from marketplace.units import format_amount
 from valuation.architecture import build_module
 from valuation.model_spec import ModelSpec
 
@@ -56,15 +59,18 @@ def create_task(
     slash_bps: int = 1000,
     max_samples: int = 10_000,
     init_seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> CreatedTask:
-    """Publish the spec and initial model, then escrow the budget on-chain."""
-    if rounds < 1 or round_budget <= 0 or min_stake <= 0:
-        raise ConfigError("rounds, budget and stake must all be positive")
-    spec_cid = store.add(spec.to_json()).cid
-    model_cid = store.add(initial_model_blob(spec.model, init_seed)).cid
+    """Check everything, then publish the spec and initial model and escrow the budget on-chain.
+
+    The parameters, the requester's tokens and gas are checked before anything is written, so
+    a refused task leaves no file in the store and no approval on chain. ``progress`` hears
+    what is being done (the command shows it as a spinner).
+    """
+    step = progress or (lambda _text: None)
     params = TaskParams(
-        spec_cid=spec_cid,
-        initial_model_cid=model_cid,
+        spec_cid="",
+        initial_model_cid="",
         validation_sha256=bytes.fromhex(spec.validation_sha256),
         rounds=rounds,
         round_budget=round_budget,
@@ -73,14 +79,65 @@ def create_task(
         reveal_window=windows.reveal,
         settle_window=windows.settle,
         challenge_window=windows.challenge,
-        aggregator=client.w3.to_checksum_address(aggregator),
-        arbiter=client.w3.to_checksum_address(arbiter) if arbiter else TaskParams.arbiter,
+        aggregator=parse_address(aggregator),
+        arbiter=parse_address(arbiter) if arbiter else TaskParams.arbiter,
         settle_bond=settle_bond,
         slash_bps=slash_bps,
         max_samples=max_samples,
     )
+    check_params(params)
+    require_funds(client, params.escrow, "the task's budget")
+    step("publishing the task spec")
+    spec_cid = store.add(spec.to_json()).cid
+    step("building the initial model")
+    model_cid = store.add(initial_model_blob(spec.model, init_seed)).cid
+    step(f"escrowing {format_amount(params.escrow)}")
+    params = replace(params, spec_cid=spec_cid, initial_model_cid=model_cid)
     task_id = client.create_task(params)
     return CreatedTask(task_id=task_id, spec_cid=spec_cid, initial_model_cid=model_cid)
+
+
+#: The contract's bounds on TaskParams (Marketplace._validateParams), checked before sending.
+MAX_ROUNDS = 1000
+MAX_STAKE = 2**112 - 1
+MAX_ESCROW = 2**128 - 1
+BPS = 10_000
+
+
+def check_params(p: TaskParams) -> None:
+    """The contract's own parameter checks, as one-line errors naming the option to change."""
+    problems = [
+        (not 1 <= p.rounds <= MAX_ROUNDS, f"--rounds must be between 1 and {MAX_ROUNDS}"),
+        (p.round_budget <= 0, "--round-budget must be more than 0"),
+        (not 0 < p.min_stake <= MAX_STAKE, "--stake must be more than 0"),
+        (p.commit_window <= 0, "--commit-window must be at least 1 second"),
+        (p.reveal_window <= 0, "--reveal-window must be at least 1 second"),
+        (p.settle_window <= 0, "--settle-window must be at least 1 second"),
+        (p.challenge_window <= 0, "--challenge-window must be at least 1 second"),
+        (p.aggregator.lower() == ZERO_ADDRESS, "--aggregator must not be the zero address"),
+        (not 0 <= p.slash_bps <= BPS, f"--slash-bps must be between 0 and {BPS}"),
+        (p.max_samples <= 0, "--max-samples must be more than 0"),
+        (p.escrow > MAX_ESCROW, "--rounds x --round-budget is more than the contract can hold"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise ConfigError(message)
+
+
+def require_funds(client: MarketplaceClient, amount: int, what: str) -> None:
+    """The signer holds ``amount`` tokens and some ETH for gas, or a one-line error."""
+    have = client.balance()
+    if have < amount:
+        raise ProtocolError(
+            f"{client.address} holds {format_amount(have)} but {what} needs "
+            f"{format_amount(amount)}",
+            hint="fund the account; on the devnet: `fedmarket account fund NAME`",
+        )
+    if int(client.w3.eth.get_balance(client.w3.to_checksum_address(client.address))) == 0:
+        raise ProtocolError(
+            f"{client.address} has no ETH to pay for gas",
+            hint="fund the account; on the devnet: `fedmarket account fund NAME`",
+        )
 
 
 def market(client: MarketplaceClient, *, open_only: bool = False) -> list[dict[str, Any]]:
@@ -105,6 +162,7 @@ def market(client: MarketplaceClient, *, open_only: bool = False) -> list[dict[s
 def task_summary(
     client: MarketplaceClient, task_id: int, created: dict[str, Any], participants: int
 ) -> dict[str, Any]:
+    """One row of the market; amounts are integer base units (see :data:`AMOUNT_KEYS`)."""
     info = client.task(task_id)
     params = created["params"]
     return {
@@ -115,14 +173,23 @@ def task_summary(
         "initial_model_cid": params["initial_model_cid"],
         "rounds": int(params["rounds"]),
         "round": int(info.last_round),
-        "round_budget": str(params["round_budget"]),
-        "budget": str(int(params["round_budget"]) * int(params["rounds"])),
-        "min_stake": str(params["min_stake"]),
+        "round_budget": int(params["round_budget"]),
+        "budget": int(params["round_budget"]) * int(params["rounds"]),
+        "min_stake": int(params["min_stake"]),
         "participants": participants,
         "phase": Phase(client.phase(task_id)).name,
-        "allocated": str(info.total_allocated),
-        "claimed": str(info.total_claimed),
+        "allocated": int(info.total_allocated),
+        "claimed": int(info.total_claimed),
+        "refunded": int(info.total_refunded),
+        "slashed": int(info.total_slashed),
     }
+
+
+#: Keys of :func:`task_summary` and :func:`show_task` whose values are token amounts.
+AMOUNT_KEYS = frozenset(
+    {"round_budget", "budget", "min_stake", "allocated", "claimed", "refunded", "slashed",
+     "total_paid"}
+)  # fmt: skip
 
 
 def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
@@ -144,7 +211,7 @@ def show_task(client: MarketplaceClient, task_id: int) -> dict[str, Any]:
                 "round": r,
                 "status": info.round_status.name,
                 "reveals": sum(1 for e in events if e.name == "Revealed" and e.args["round"] == r),
-                "total_paid": str(info.total_paid),
+                "total_paid": int(info.total_paid),
                 "report_cid": settled.args["report_cid"] if settled else None,
                 "new_global_cid": settled.args["new_global_cid"] if settled else None,
             }
@@ -165,9 +232,23 @@ def publish_validation(
     """
     from marketplace.protocol.dataset import dataset_sha256, dataset_to_bytes
 
-    committed = str(client.task(task_id).validation_sha256).removeprefix("0x")
+    info = client.task(task_id)
+    if int(info.status) == 0:
+        raise ProtocolError(
+            f"task {task_id} does not exist on this marketplace",
+            hint="see `fedmarket task list --all`",
+        )
+    if str(info.requester).lower() != client.address.lower():
+        raise ProtocolError(
+            f"{client.address} is not the requester of task {task_id} ({info.requester} is)",
+            hint="sign with the requester's key: --key",
+        )
+    committed = str(info.validation_sha256).removeprefix("0x")
     if dataset_sha256(validation) != committed:
-        raise ConfigError(f"this is not the validation set task {task_id} committed to")
+        raise ConfigError(
+            f"this is not the validation set task {task_id} committed to (its sha256 differs)",
+            hint="pass the file given to `fedmarket task create --validation`",
+        )
     cid = store.add(dataset_to_bytes(validation)).cid
     client.publish_validation(task_id, cid)
     return cid

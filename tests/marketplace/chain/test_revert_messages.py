@@ -85,7 +85,11 @@ def test_decoded_reverts_are_one_readable_line(name: str) -> None:
 def test_stake_too_low_says_what_to_do() -> None:
     message, hint = explain(
         "MarketplaceStakeTooLow",
-        {"taskId": ("uint256", 3), "stake": ("uint256", TOKEN), "minStake": ("uint256", 10 * TOKEN)},
+        {
+            "taskId": ("uint256", 3),
+            "stake": ("uint256", TOKEN),
+            "minStake": ("uint256", 10 * TOKEN),
+        },
         "join",
     ) or ("", None)
 
