@@ -10,6 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Two public functions share their submodule's name (``valuation.allocation`` and
+# ``valuation.accumulate``); importing the submodule would bind the module to that name, so these
+# two (numpy only, no torch) are imported eagerly, which binds the functions instead.
+from valuation.accumulate import accumulate
+from valuation.allocation import allocation
+
 #: public name -> the submodule that defines it
 _EXPORTS: dict[str, str] = {
     "Accumulator": "valuation.accumulate",

@@ -42,7 +42,7 @@ from valuation.allocation import allocate
 from valuation.api import value
 from valuation.coalition import UTILITY_ABS_TOLERANCE, ModelUtility, Score
 from valuation.duplicates import duplicate_groups
-from valuation.errors import GameError, ReportError, ValuationError
+from valuation.errors import GameError, ReportError
 from valuation.fairness import fairness_metrics
 from valuation.model_spec import ModelSpec
 from valuation.result import ValuationResult

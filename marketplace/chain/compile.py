@@ -16,6 +16,7 @@ Usage::
 
     python -m marketplace.chain.compile --write   # recompile and rewrite contracts/artifacts/*.json
     python -m marketplace.chain.compile --check   # exit 1 when the artifacts do not match the sources
+    python -m marketplace.chain.compile --standard-json std.json   # the input, for Slither
 """
 
 from __future__ import annotations
@@ -125,6 +126,21 @@ def standard_input(sources: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def analysis_input(sources: Mapping[str, str]) -> dict[str, Any]:
+    """The Standard JSON input for analysers (Slither): the build's settings, every output.
+
+    Same sources and settings as the build, so the analysed code is the deployed code; the
+    output selection asks for ASTs, source maps and bytecode of every contract, which static
+    analysers read.
+    """
+    data = standard_input(sources)
+    data["settings"]["outputSelection"] = {
+        "*": {"*": ["abi", "evm.bytecode", "evm.deployedBytecode", "evm.methodIdentifiers"],
+              "": ["ast"]}
+    }  # fmt: skip
+    return data
+
+
 def _reported_version(binary: str) -> str | None:
     """The long version a ``solc`` binary prints (``0.8.28+commit...``), or None."""
     try:
@@ -225,7 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="recompile and rewrite the artifacts")
     mode.add_argument("--check", action="store_true", help="fail when the artifacts are stale")
+    mode.add_argument(
+        "--standard-json",
+        metavar="PATH",
+        type=Path,
+        help="write the Standard JSON input (every source inline) for other tools, e.g. Slither",
+    )
     args = parser.parse_args(argv)
+    if args.standard_json is not None:
+        args.standard_json.parent.mkdir(parents=True, exist_ok=True)
+        args.standard_json.write_text(json.dumps(analysis_input(collect_sources()), indent=1))
+        print(f"wrote {args.standard_json}")
+        return 0
     if args.check:
         stale = stale_artifacts()
         if stale:
