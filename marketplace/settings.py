@@ -5,6 +5,7 @@ Variables:
                         default ``~/.fedmarket``.
     FEDMARKET_RPC_URL   JSON-RPC endpoint; default: the devnet's URL from its deployments file,
                         else ``http://127.0.0.1:8545``.
+    FEDMARKET_MARKETPLACE  Marketplace contract address on that chain; default: the devnet's.
     FEDMARKET_IPFS      ``embedded`` (default: a block store under FEDMARKET_HOME) or the URL of a
                         Kubo RPC API, e.g. ``http://127.0.0.1:5001``.
     FEDMARKET_KEY_PASSWORD  password for keystore files when not prompted (scripts, the demo).
@@ -29,6 +30,7 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)
     rpc_url: str | None = None
+    marketplace: str | None = None
     ipfs: str = "embedded"
     key_password: str | None = None
     debug: bool = False
@@ -42,6 +44,7 @@ class Settings:
         return cls(
             home=home,
             rpc_url=env.get("FEDMARKET_RPC_URL") or None,
+            marketplace=env.get("FEDMARKET_MARKETPLACE") or None,
             ipfs=env.get("FEDMARKET_IPFS") or "embedded",
             key_password=env.get("FEDMARKET_KEY_PASSWORD") or None,
             debug=bool(env.get("FEDMARKET_DEBUG")),
