@@ -16,7 +16,6 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.weights import encode_weights
 from marketplace.storage import ContentStore
 from marketplace.units import format_amount
-from valuation.architecture import build_module
 from valuation.model_spec import ModelSpec
 
 
@@ -39,6 +38,8 @@ class CreatedTask:
 
 def initial_model_blob(model: ModelSpec, seed: int) -> bytes:
     """Canonical bytes of the seeded initial model (round 1's global model)."""
+    from valuation.architecture import build_module  # torch: only when a task is created
+
     module = build_module(model, seed=seed)
     params = {n: p.detach().numpy().astype(np.float32) for n, p in module.named_parameters()}
     return encode_weights(params)
