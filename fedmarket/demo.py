@@ -190,7 +190,7 @@ def _run(
     try:
         log(Notice.of("participants_starting", "waiting for {participants} participants to join",
                       task_id=task_id, participants=n))  # fmt: skip
-        _wait_for_joins(requester, task_id, n, procs)
+        _wait_for_joins(requester, task_id, n, procs, timeout=cfg.participant_timeout)
         log(Notice.of("participants_joined", "all {participants} participants joined",
                       task_id=task_id, participants=n))  # fmt: skip
         outcomes: dict[int, RoundOutcome] = {}
