@@ -110,8 +110,13 @@ def make_scenario(
     seed: int = 1,
     model: ModelSpec = MODEL,
     method: str = "auto",
+    windows: Windows | None = None,
 ) -> Scenario:
-    """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes."""
+    """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes.
+
+    Anvil's clock also runs in real time, so a test that spends minutes inside one window
+    (a challenge that audits first, say) passes longer ``windows``.
+    """
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
     parts = dirichlet_partition(train.y, n, 1.0, seed=seed)
     shards = [train.subset(np.sort(p)) for p in parts]
@@ -123,7 +128,7 @@ def make_scenario(
         training=TrainingConfig(epochs=2, lr=0.1),
         valuation=ValuationConfig(method=method),
     )
-    windows = Windows(commit=30, reveal=30, settle=600, challenge=30)
+    windows = windows or Windows(commit=30, reveal=30, settle=600, challenge=30)
     requester = devnet.client(1)
     created = create_task(
         requester,
