@@ -8,7 +8,7 @@ import sys
 import click
 
 from fedmarket.options import ACCOUNT, json_option, rpc_url_option
-from fedmarket.ui import echo, emit_json
+from fedmarket.ui import echo, emit_json, spinner
 from marketplace.chain.keystore import create_account, list_accounts
 from marketplace.errors import ConfigError
 from marketplace.settings import Settings
@@ -92,7 +92,8 @@ def fund(address: str, tokens: int, eth: float, rpc_url: str | None, as_json: bo
         )
     deployments = Deployments.load(settings.deployments_file)
     w3 = connect(rpc_url or settings.rpc_url or deployments.rpc_url)
-    do_fund(w3, deployments, address, tokens=tokens, eth=eth)
+    with spinner(f"funding {address} from the devnet faucet"):
+        do_fund(w3, deployments, address, tokens=tokens, eth=eth)
     token_units = tokens * 10**TOKEN_DECIMALS
     eth_wei = int(eth * 10**18)
     if as_json:

@@ -6,7 +6,7 @@ import click
 
 from fedmarket.context import make_client
 from fedmarket.options import json_option, key_option, rpc_url_option
-from fedmarket.ui import echo, emit_json
+from fedmarket.ui import echo, emit_json, spinner
 from marketplace.errors import ConfigError
 from marketplace.settings import Settings
 from marketplace.storage import open_store
@@ -26,7 +26,8 @@ def claim(task_id: int, key: str, rpc_url: str | None, as_json: bool) -> None:
 
     settings = Settings.from_env()
     client = make_client(settings, key=key, rpc_url=rpc_url)
-    moved = claim_rewards(client, open_store(settings), task_id)
+    with spinner(f"claiming from task {task_id}"):
+        moved = claim_rewards(client, open_store(settings), task_id)
     if as_json:
         emit_json(moved.to_json())
     else:
@@ -52,12 +53,14 @@ def withdraw(
         raise click.UsageError("pass either --task N (a stake) or --credits (bonds), not both")
     client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
     if credits:
-        moved = withdraw_credits(client)
+        with spinner("withdrawing credited bonds"):
+            moved = withdraw_credits(client)
         text = f"withdrew {format_amount(moved.amount)} of credited bonds to {moved.account}"
     else:
         if task_id is None:  # for mypy: excluded above
             raise ConfigError("--task is required")
-        moved = withdraw_stake(client, task_id)
+        with spinner(f"withdrawing the stake from task {task_id}"):
+            moved = withdraw_stake(client, task_id)
         text = f"withdrew a stake of {format_amount(moved.amount)} from task {task_id}"
     if as_json:
         emit_json(moved.to_json())

@@ -225,7 +225,9 @@ def list_(show_all: bool, rpc_url: str | None, as_json: bool) -> None:
     """The market: tasks with budget, rounds, stake, participants and state."""
     from marketplace.roles.tasks import market
 
-    rows = market(make_client(Settings.from_env(), rpc_url=rpc_url), open_only=not show_all)
+    client = make_client(Settings.from_env(), rpc_url=rpc_url)
+    with spinner("reading the market from the chain"):
+        rows = market(client, open_only=not show_all)
     if as_json:
         emit_json(_json_amounts(rows))
         return
@@ -249,7 +251,9 @@ def show(task_id: int, rpc_url: str | None, as_json: bool) -> None:
     """One task: parameters, money, rounds and their settlements."""
     from marketplace.roles.tasks import show_task
 
-    info = show_task(make_client(Settings.from_env(), rpc_url=rpc_url), task_id)
+    client = make_client(Settings.from_env(), rpc_url=rpc_url)
+    with spinner(f"reading task {task_id} from the chain"):
+        info = show_task(client, task_id)
     if as_json:
         emit_json(_json_amounts(info))
         return
@@ -313,7 +317,9 @@ def cancel(task_id: int, key: str, rpc_url: str | None, as_json: bool) -> None:
     """Cancel a task before its first round opens; the whole budget comes back."""
     from marketplace.roles.funds import cancel_task
 
-    moved = cancel_task(make_client(Settings.from_env(), key=key, rpc_url=rpc_url), task_id)
+    client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
+    with spinner(f"cancelling task {task_id}"):
+        moved = cancel_task(client, task_id)
     _print_moved(moved, as_json, f"task {task_id} cancelled; {format_amount(moved.amount)} "
                                  f"returned to {moved.account}")  # fmt: skip
 
@@ -327,7 +333,9 @@ def refund(task_id: int, key: str, rpc_url: str | None, as_json: bool) -> None:
     """After the task: take back the budget nobody earned, plus slashed stakes."""
     from marketplace.roles.funds import refund_task
 
-    moved = refund_task(make_client(Settings.from_env(), key=key, rpc_url=rpc_url), task_id)
+    client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
+    with spinner(f"refunding task {task_id}"):
+        moved = refund_task(client, task_id)
     _print_moved(moved, as_json, f"refunded {format_amount(moved.amount)} of task {task_id} "
                                  f"to {moved.account}")  # fmt: skip
 
@@ -341,7 +349,9 @@ def wind_down_cmd(task_id: int, key: str, rpc_url: str | None, as_json: bool) ->
     """End a task whose aggregator missed a settlement deadline, so stakes and budget come back."""
     from marketplace.roles.funds import wind_down
 
-    done = wind_down(make_client(Settings.from_env(), key=key, rpc_url=rpc_url), task_id)
+    client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
+    with spinner(f"winding task {task_id} down"):
+        done = wind_down(client, task_id)
     if as_json:
         emit_json(done.to_json())
     else:
