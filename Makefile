@@ -22,7 +22,7 @@ $(STAMPS):
 $(STAMPS)/venv: pyproject.toml constraints.txt | $(STAMPS)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,flower]'
 	touch $@
 
 $(STAMPS)/node: package.json package-lock.json | $(STAMPS)

@@ -13,7 +13,16 @@ within 2 points of centralised. The round's *work* on digits is tiny (a particip
 ~10 ms), so per-transaction latency dominates it; the fraction is also given against the wall
 clock of a demo round, which waits out its commit, reveal and challenge windows.
 
-    python bench/rounds.py [--json] [--sizes 5,10,20] [--rounds 2]
+With ``--multihost`` it adds two rows for the same small task (3 participants, 8 s commit
+and reveal windows) played by real `fedmarket join`/`coordinate` processes: once in a single
+home on loopback, once on separate hosts in Linux network namespaces with every artifact
+fetched through gateways (root only; the row says why when it cannot run). Each row gives the
+wall clock per round (opening to settlement, in block time), the aggregator's time after the
+reveal window (fetching, valuing, settling) and, across hosts, the bytes sent over the hosts'
+links (JSON-RPC and gateways, whole task) per round.
+
+    python bench/rounds.py [--json] [--sizes 5,10,20] [--rounds 2] [--multihost]
+    python bench/rounds.py --sizes "" --multihost      # only the two layouts
 """
 
 from __future__ import annotations
@@ -254,17 +263,74 @@ def run(sizes: list[int], rounds: int, accuracy_rounds: int) -> dict[str, Any]:
     return out
 
 
+MULTIHOST_WINDOWS = (8, 8)  # commit, reveal seconds
+
+
+def multihost(rounds: int) -> dict[str, Any]:
+    """The same task in one home and across network namespaces (see the module docstring)."""
+    tests = Path(__file__).resolve().parent.parent / "tests"
+    sys.path.insert(0, str(tests))
+    from federation_kit import play_native
+    from hostkit import Cluster, netns_unavailable
+
+    commit, reveal = MULTIHOST_WINDOWS
+    layouts = {
+        "single-home": (["all"], False),
+        "multi-host": (["chain", "agg", "p0", "p1", "p2"], True),
+    }
+    out: dict[str, Any] = {"rounds": rounds, "commit_s": commit, "reveal_s": reveal}
+    for layout, (names, netns) in layouts.items():
+        if netns and (reason := netns_unavailable()):
+            out[layout] = {"skipped": reason}
+            continue
+        cluster = Cluster(Path(tempfile.mkdtemp(prefix=f"fedmarket-{layout}-")), names, netns=netns)
+        try:
+            before = cluster.traffic()
+            played = play_native(cluster, rounds=rounds, commit=commit, reveal=reveal)
+            moved = cluster.traffic() - before
+        finally:
+            cluster.close()
+        events = played["state"]["events"]
+        opened = {e["round"]: e["time"] for e in events if e["name"] == "RoundOpened"}
+        settled = {e["round"]: e["time"] for e in events if e["name"] == "RoundSettled"}
+        spans = [settled[r] - opened[r] for r in sorted(settled)]
+        out[layout] = {
+            "round_s": sum(spans) / len(spans),
+            "after_reveal_s": sum(s - commit - reveal for s in spans) / len(spans),
+            "coordinator_s": played["coordinator_s"],
+            "bytes_between_hosts_per_round": moved / rounds if netns else None,
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sizes", default="5,10,20")
     parser.add_argument("--rounds", type=int, default=2, help="rounds timed per size")
     parser.add_argument("--accuracy-rounds", type=int, default=10)
+    parser.add_argument("--multihost", action="store_true", help="add the multi-host rows")
     args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    result = run(sizes, args.rounds, args.accuracy_rounds)
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    result = run(sizes, args.rounds, args.accuracy_rounds) if sizes else {}
+    if args.multihost:
+        result["multihost"] = multihost(args.rounds)
     if args.json:
         print(json.dumps(result))
+        return 0
+    if "multihost" in result:
+        m = result["multihost"]
+        print(f"{'layout':<12} {'round s':>8} {'after reveal s':>15} {'bytes/round':>12}   "
+              f"(3 participants, {m['commit_s']} s + {m['reveal_s']} s windows)")  # fmt: skip
+        for layout in ("single-home", "multi-host"):
+            row = m[layout]
+            if "skipped" in row:
+                print(f"{layout:<12} skipped: {row['skipped']}")
+                continue
+            moved = row["bytes_between_hosts_per_round"]
+            print(f"{layout:<12} {row['round_s']:>8.1f} {row['after_reveal_s']:>15.1f} "
+                  f"{'-' if moved is None else f'{moved:,.0f}':>12}")  # fmt: skip
+    if not sizes:
         return 0
     print(
         f"{'n':>3} {'round s':>8} {'train':>7} {'storage':>8} {'chain':>7} {'value':>7} "

@@ -50,10 +50,13 @@ class UpResult:
         return "\n".join(lines)
 
 
-def up(settings: Settings, *, engine: str = "anvil", port: int | None = None) -> UpResult:
+def up(
+    settings: Settings, *, engine: str = "anvil", port: int | None = None, host: str = "127.0.0.1"
+) -> UpResult:
     """Start (or find) the devnet and make sure the contracts are deployed.
 
-    ``port=None`` means the running devnet's port, else 8545.
+    ``port=None`` means the running devnet's port, else 8545. ``host`` is the interface the
+    chain listens on (another address than loopback lets other hosts reach it).
     """
     devnet_dir = settings.devnet_dir
     existing = _load_deployments(settings)
@@ -76,7 +79,7 @@ def up(settings: Settings, *, engine: str = "anvil", port: int | None = None) ->
         crashed = process.read_node(devnet_dir)  # a record left by a chain that died
         process.stop(devnet_dir)  # clears that stale record
         wait = CRASHED_PORT_WAIT_S if crashed is not None and crashed.port == port else 0.0
-        node = process.start(devnet_dir, engine=engine, port=port, port_wait=wait)
+        node = process.start(devnet_dir, engine=engine, port=port, host=host, port_wait=wait)
     w3 = connect(node.rpc_url)
     deployments = existing
     deployed = False

@@ -13,7 +13,7 @@ f-string) keep working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,10 @@ class Notice:
             out[key] = amount_json(value.units) if isinstance(value, Tokens) else value
         out["message"] = self.text
         return out
+
+
+#: A role's log callback: it receives notices (or, from older callers, plain strings).
+Log = Callable[["Notice | str"], None]
 
 
 def as_notice(message: object, event: str = "message") -> Notice:

@@ -30,15 +30,21 @@ def devnet() -> None:
     default=None,
     help="Port for the JSON-RPC endpoint [default: the running devnet's, else 8545].",
 )
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (an address other hosts can reach, for a federation).",
+)
 @click.option("--engine", type=click.Choice(ENGINES), default="anvil", show_default=True)
 @json_option("Print the status as JSON.")
-def up(port: int | None, engine: str, as_json: bool) -> None:
+def up(port: int | None, host: str, engine: str, as_json: bool) -> None:
     """Start the chain (or reuse the running one) and deploy the contracts once."""
     from devnet import manager
 
     settings = Settings.from_env()
     with spinner("starting the devnet and deploying the contracts"):
-        result = manager.up(settings, engine=engine, port=port)
+        result = manager.up(settings, engine=engine, port=port, host=host)
     if as_json:
         emit_json(_public_status(manager.status(settings)))
     else:

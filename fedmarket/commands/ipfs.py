@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import click
 
@@ -184,3 +184,35 @@ def gc(as_json: bool) -> None:
                    "kept": report.kept})  # fmt: skip
     else:
         echo(f"removed {report.removed} block(s), {report.freed_bytes:,} bytes; kept {report.kept}")
+
+
+@ipfs.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@json_option('Print {"event": "listening", "url"} once the gateway listens.')
+def serve(host: str, port: int, as_json: bool) -> None:
+    """Serve this store read-only as an IPFS trustless gateway (GET /ipfs/CID?format=raw|car).
+
+    Other hosts read from it by listing http://HOST:PORT in FEDMARKET_IPFS_GATEWAYS; every
+    block they receive is verified against its CID. No chain is needed.
+    """
+    import uvicorn
+
+    from fedmarket.commands.serve import bind
+    from marketplace.api.gateway import BlockSource, create_gateway_app
+    from marketplace.storage import open_local_store
+
+    store = open_local_store(Settings.from_env())
+    if not hasattr(store, "get_block"):  # pragma: no cover - every store of ours has it
+        raise ConfigError(f"{store!r} cannot serve blocks")
+    sock = bind(host, port)  # a taken port is a one-line error before anything is printed
+    try:
+        url = f"http://{host}:{port}/ipfs/"
+        if as_json:
+            emit_json({"event": "listening", "url": url})
+        else:
+            echo(f"IPFS trustless gateway for {store!r} at {url}; Ctrl-C stops it", err=True)
+        app = create_gateway_app(cast(BlockSource, store))
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -58,7 +58,8 @@ def join(
     from marketplace.protocol.ledger_lookup import task_facts
     from marketplace.protocol.task_spec import TaskSpec, fit_to_model
     from participant.behaviours import parse_behaviour
-    from participant.node import ParticipantNode, check_join
+    from participant.node import ParticipantNode
+    from participant.participation import check_join
 
     settings = Settings.from_env()
     try:

@@ -3,7 +3,8 @@
 ``create_app(settings)`` connects to the configured chain (a ``ChainError`` if nothing answers),
 opens the index and, while the app runs, keeps it in step with the chain from a background
 thread. ``create_app(service)`` takes ready parts instead (tests). The server holds no keys and
-has no write endpoints.
+has no write endpoints. The local content store is served read-only under ``/ipfs/`` as an IPFS
+trustless gateway (``marketplace/api/gateway.py``), so other hosts can fetch what this one holds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from marketplace.api.deps import Service, build_service
 from marketplace.api.errors import AuditBusy, NotFound
+from marketplace.api.gateway import router as gateway_router
 from marketplace.api.routes import router
 from marketplace.errors import ChainError, ConfigError, FedmarketError, StorageError
 from marketplace.settings import Settings
@@ -58,6 +60,9 @@ def create_app(
     app.state.service = service
     service.syncer.sync_once()  # serve a populated index from the first request
     app.include_router(router)
+    if service.blocks is not None:
+        app.state.blocks = service.blocks
+        app.include_router(gateway_router)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 from fastapi import Depends, Query, Request
 
@@ -20,6 +20,9 @@ from marketplace.api.indexer import DEFAULT_CHUNK, ChainSource, Indexer, index_p
 from marketplace.api.ledger_index import LedgerIndex
 from marketplace.api.sync_loop import DEFAULT_INTERVAL_S, SyncLoop
 from marketplace.settings import Settings
+
+if TYPE_CHECKING:
+    from marketplace.api.gateway import BlockSource
 
 MAX_PAGE = 500
 MAX_OFFSET = 1_000_000_000
@@ -32,6 +35,7 @@ class Service:
     index: LedgerIndex
     syncer: SyncLoop
     audits: AuditRunner | None = None
+    blocks: BlockSource | None = None  # served under /ipfs/ (the trustless gateway)
 
 
 def build_service(
@@ -46,7 +50,7 @@ def build_service(
     """Connect to the chain (raising ChainError when nothing answers) and open the index."""
     from marketplace.chain.deployments import Deployments
     from marketplace.chain.factory import make_client
-    from marketplace.storage import open_store
+    from marketplace.storage import open_local_store, open_store
 
     client = make_client(settings, rpc_url=rpc_url, marketplace=marketplace)
     start_block = 0
@@ -62,6 +66,7 @@ def build_service(
         index=LedgerIndex(path),
         syncer=SyncLoop(indexer, interval=interval),
         audits=AuditRunner(client, store, validations=validations),
+        blocks=cast("BlockSource", open_local_store(settings)),  # each store has get_block
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.structs import Phase, RoundStatus
 from marketplace.errors import ContractRevert, ProtocolError
-from marketplace.notices import Notice, Tokens
+from marketplace.notices import Log, Notice, Tokens
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts, task_facts
 from marketplace.protocol.round_compute import (
@@ -28,8 +28,6 @@ from marketplace.protocol.round_compute import (
 )
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.storage import ContentStore
-
-Log = Callable[[Notice], None]
 
 #: Seconds past a deadline (in block time) before acting on it: the next block's timestamp
 #: must be past the deadline for the contract to agree.

@@ -8,7 +8,7 @@ byte string holding a zero byte (the identity multibase prefix) and the binary C
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO
 
 from marketplace.errors import CorruptContent
@@ -27,8 +27,8 @@ def _cbor_head(major: int, value: int) -> bytes:
     raise ValueError("value too large for CBOR")
 
 
-def encode_header(roots: list[CID]) -> bytes:
-    """The DAG-CBOR bytes of ``{"roots": roots, "version": 1}``."""
+def encode_header(roots: Sequence[CID | bytes]) -> bytes:
+    """The DAG-CBOR bytes of ``{"roots": roots, "version": 1}`` (a root may be binary CID bytes)."""
     out = bytearray(_cbor_head(5, 2))
     out += _cbor_head(3, 5) + b"roots" + _cbor_head(4, len(roots))
     for root in roots:
@@ -38,15 +38,24 @@ def encode_header(roots: list[CID]) -> bytes:
     return bytes(out)
 
 
+def header_section(roots: Sequence[CID | bytes]) -> bytes:
+    """The bytes a CARv1 archive starts with: the varint length, then the header."""
+    header = encode_header(roots)
+    return encode_varint(len(header)) + header
+
+
+def block_section(cid: CID, data: bytes) -> bytes:
+    """One CARv1 data section: ``varint(len(cid) + len(data)) cid data``."""
+    raw_cid = bytes(cid)
+    return encode_varint(len(raw_cid) + len(data)) + raw_cid + data
+
+
 def write_car(out: BinaryIO, roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> int:
     """Write a CARv1 archive; return the number of blocks written."""
-    header = encode_header(roots)
-    out.write(encode_varint(len(header)) + header)
+    out.write(header_section(roots))
     count = 0
     for cid, data in blocks:
-        raw_cid = bytes(cid)
-        out.write(encode_varint(len(raw_cid) + len(data)) + raw_cid)
-        out.write(data)
+        out.write(block_section(cid, data))
         count += 1
     return count
 

@@ -117,3 +117,22 @@ def walk(
         block = get(cid)
         yield cid, block
         stack.extend(reversed(child_links(cid, block)))
+
+
+def dfs_blocks(get: GetBlock, root: CID, *, dups: bool = False) -> Iterator[tuple[CID, bytes]]:
+    """Every block of the DAG under ``root`` in depth-first, left-to-right pre-order.
+
+    This is the ``order=dfs`` of the trustless gateway's CAR responses: with ``dups=True`` a
+    block linked twice is yielded every time the walk reaches it (``dups=y``), otherwise once.
+    """
+    seen: set[CID] = set()
+    stack = [root]
+    while stack:
+        cid = stack.pop()
+        if not dups:
+            if cid in seen:
+                continue
+            seen.add(cid)
+        block = get(cid)
+        yield cid, block
+        stack.extend(reversed(child_links(cid, block)))

@@ -72,3 +72,20 @@ def test_round_numbers_beyond_uint32_are_422(client: TestClient) -> None:
     response = client.get(f"/api/tasks/1/rounds/{2**32}")
 
     assert response.status_code == 422
+
+
+def test_the_ledger_service_also_serves_its_store_as_a_gateway(
+    chain: FlakyChain, tmp_path: Path
+) -> None:
+    from marketplace.storage import MemoryStore
+
+    store = MemoryStore()
+    cid = store.add(b"hello world").cid
+    indexer = Indexer(chain, tmp_path / "i.sqlite3")
+    service = Service(LedgerIndex(indexer.path), SyncLoop(indexer, interval=0.0), blocks=store)
+    client = TestClient(create_app(service, background_sync=False))
+
+    block = client.get(f"/ipfs/{cid}?format=raw")
+
+    assert block.status_code == 200 and block.content == b"hello world"
+    assert client.get("/api/tasks/1").status_code == 200  # next to the ledger API
