@@ -15,11 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from valuation.config import DEFAULT_DUPLICATE_THRESHOLD
 from valuation.errors import AllocationError, GameError
 from valuation.utility import Coalition, Utility
 
 
-def duplicate_groups(update_matrix: np.ndarray, threshold: float = 0.99) -> list[list[int]]:
+def duplicate_groups(
+    update_matrix: np.ndarray, threshold: float = DEFAULT_DUPLICATE_THRESHOLD
+) -> list[list[int]]:
     """Groups (of two or more rows) of identical or near-identical updates.
 
     Rows whose bytes are identical (same sha256 of the float64 row) are duplicates, whatever

@@ -13,6 +13,7 @@ from marketplace.settings import Settings
 from marketplace.storage import open_store
 from marketplace.units import from_units, to_units
 from valuation.model_spec import FAMILIES, ModelSpec
+from valuation.registry import METHOD_NAMES
 
 
 @click.group()
@@ -56,7 +57,7 @@ def _ints(text: str) -> tuple[int, ...]:
     "method",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "exact", "gtg", "tmc", "loo"]),
+    type=click.Choice(["auto", *METHOD_NAMES]),
 )
 @click.option(
     "--aggregation",

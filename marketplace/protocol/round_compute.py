@@ -27,9 +27,9 @@ from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts
 from marketplace.protocol.merkle import PayoutTree
 from marketplace.protocol.payouts import add_payouts, load_report
-from marketplace.protocol.round_report import RoundReport, SubmissionRecord
+from marketplace.protocol.round_report import RoundReport, SubmissionRecord, SubmissionStatus
 from marketplace.protocol.task_spec import TaskSpec
-from marketplace.protocol.update_checks import CandidateUpdate, screen_updates
+from marketplace.protocol.update_checks import CandidateUpdate, RejectionReason, screen_updates
 from marketplace.protocol.valuation_step import Validation, value_round
 from marketplace.protocol.weights import decode_weights, encode_weights, sha256_hex
 from marketplace.storage import (  # compute_cid: CIDs without writing (audit)
@@ -54,9 +54,9 @@ class Reveal:
 #: Rejection reason for an all-zero update (the free-rider that returns the global model
 #: unchanged). Aggregated, it would only shrink the honest step, which the coalition utility
 #: can reward by chance; it carries no information, so it is neither aggregated nor paid.
-EMPTY_UPDATE = "empty_update"
+EMPTY_UPDATE = RejectionReason.EMPTY_UPDATE
 #: Rejection reason for a CID already revealed in an earlier round (copied or replayed).
-REPLAYED_CID = "replayed_cid"
+REPLAYED_CID = RejectionReason.REPLAYED_CID
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def compute_round(
                 cid=reveal.cid,
                 sha256=reveal.sha256,
                 num_samples=reveal.num_samples,
-                status="rejected" if rej else "accepted",
+                status=SubmissionStatus.REJECTED if rej else SubmissionStatus.ACCEPTED,
                 reason=rej[0] if rej else "",
                 detail=rej[1] if rej else "",
             )

@@ -27,6 +27,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -41,18 +42,23 @@ from marketplace.errors import (
 )
 from valuation.model_spec import ModelSpec, parameter_shapes
 
-REASONS: tuple[str, ...] = (
-    "fetch_failed",
-    "hash_mismatch",
-    "malformed",
-    "shape_mismatch",
-    "non_finite",
-    "norm_bound",
-    "duplicate_cid",
-    "empty_update",
-    "replayed_cid",
-)
-"""Every rejection reason code (see the module docstring)."""
+
+class RejectionReason(StrEnum):
+    """Why a revealed update was left out of a round (stable codes; see the module docstring)."""
+
+    FETCH_FAILED = "fetch_failed"
+    HASH_MISMATCH = "hash_mismatch"
+    MALFORMED = "malformed"
+    SHAPE_MISMATCH = "shape_mismatch"
+    NON_FINITE = "non_finite"
+    NORM_BOUND = "norm_bound"
+    DUPLICATE_CID = "duplicate_cid"
+    EMPTY_UPDATE = "empty_update"
+    REPLAYED_CID = "replayed_cid"
+
+
+REASONS: tuple[str, ...] = tuple(RejectionReason)
+"""Every rejection reason code, as plain strings."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +66,21 @@ class RejectedUpdate:
     """Why one participant's update was left out of a round's aggregate."""
 
     participant: str
-    reason: str
+    reason: RejectionReason
     detail: str
 
     def __post_init__(self) -> None:
         if self.reason not in REASONS:
             raise ValueError(f"unknown rejection reason {self.reason!r}; choose one of {REASONS}")
+        object.__setattr__(self, "reason", RejectionReason(self.reason))
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready form for valuation reports."""
-        return {"participant": self.participant, "reason": self.reason, "detail": self.detail}
+        return {
+            "participant": self.participant,
+            "reason": str(self.reason),
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,31 +114,37 @@ def update_norm(params: Mapping[str, np.ndarray]) -> float:
 
 def _problem(
     params: Mapping[str, np.ndarray], spec: ModelSpec, max_norm: float
-) -> tuple[str, InvalidUpdate] | None:
+) -> tuple[RejectionReason, InvalidUpdate] | None:
     """The first thing wrong with ``params`` as ``(reason, exception)``, or None."""
     shapes = parameter_shapes(spec)
     if set(params) != set(shapes):
         missing = sorted(set(shapes) - set(params))
         extra = sorted(set(params) - set(shapes))
-        return "shape_mismatch", ShapeMismatch(
+        return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
             f"tensor names differ from the model: missing {missing}, unexpected {extra}"
         )
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray) or value.dtype != np.float32:
             dtype = getattr(value, "dtype", type(value).__name__)
-            return "shape_mismatch", ShapeMismatch(f"{name!r} has dtype {dtype}, expected float32")
+            return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
+                f"{name!r} has dtype {dtype}, expected float32"
+            )
         if value.shape != shape:
-            return "shape_mismatch", ShapeMismatch(
+            return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
                 f"{name!r} has shape {value.shape}, the model needs {shape}"
             )
     for name in sorted(shapes):
         bad = int(np.count_nonzero(~np.isfinite(params[name])))
         if bad:
-            return "non_finite", NonFiniteWeights(f"{name!r} holds {bad} NaN or Inf value(s)")
+            return RejectionReason.NON_FINITE, NonFiniteWeights(
+                f"{name!r} holds {bad} NaN or Inf value(s)"
+            )
     norm = update_norm(params)
     if norm > max_norm:
-        return "norm_bound", OversizedInput(f"update L2 norm {norm:.6g} exceeds bound {max_norm:g}")
+        return RejectionReason.NORM_BOUND, OversizedInput(
+            f"update L2 norm {norm:.6g} exceeds bound {max_norm:g}"
+        )
     return None
 
 
@@ -145,19 +162,24 @@ def check_update(params: Mapping[str, np.ndarray], spec: ModelSpec, *, max_norm:
         raise found[1]
 
 
-def reason_for(error: Exception) -> str:
+#: Error type → reason code, most specific first (the first match wins).
+_REASON_OF_ERROR: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], RejectionReason], ...
+] = (
+    ((CorruptContent, CidMismatch), RejectionReason.HASH_MISMATCH),
+    (StorageError, RejectionReason.FETCH_FAILED),
+    (ShapeMismatch, RejectionReason.SHAPE_MISMATCH),
+    (NonFiniteWeights, RejectionReason.NON_FINITE),
+    (InvalidUpdate, RejectionReason.MALFORMED),
+)
+
+
+def reason_for(error: Exception) -> RejectionReason:
     """The reason code for an error met while fetching, verifying or decoding an update."""
-    if isinstance(error, (CorruptContent, CidMismatch)):
-        return "hash_mismatch"
-    if isinstance(error, StorageError):
-        return "fetch_failed"
-    if isinstance(error, ShapeMismatch):
-        return "shape_mismatch"
-    if isinstance(error, NonFiniteWeights):
-        return "non_finite"
-    if isinstance(error, InvalidUpdate):
-        return "malformed"
-    return "fetch_failed"
+    for types, reason in _REASON_OF_ERROR:
+        if isinstance(error, types):
+            return reason
+    return RejectionReason.FETCH_FAILED
 
 
 def screen_updates(
@@ -178,7 +200,7 @@ def screen_updates(
             rejected.append(
                 RejectedUpdate(
                     cand.participant,
-                    "duplicate_cid",
+                    RejectionReason.DUPLICATE_CID,
                     f"{cand.cid} was revealed by {cid_counts[cand.cid]} participants",
                 )
             )

@@ -1,11 +1,12 @@
 """Valuing one round's accepted updates and turning the values into integer token payouts.
 
-The pure `valuation` package does the work and owns the record: :func:`valuation.report.
+The pure `valuation` package does the work and owns the record: :func:`valuation.build.
 build_report` values the round (duplicate detection, the coalition utility, the method, integer
 allocation, fairness figures) and returns a :class:`~valuation.report.ValuationReport`, which the
-round report embeds as is and the audit checks with :func:`valuation.report.recompute`. This
-module only fixes the round's recipe from the task spec: the method for the round's size, the
-seed, the budget, the address order.
+round report embeds as is and the audit checks with :func:`valuation.recompute.recompute`.
+This module only fixes the round's recipe from the task spec
+(:meth:`valuation.config.ValuationConfig.for_round`: the method for the round's size, the
+seed, the budget) and the address order.
 
 Token amounts can exceed int64 (18-decimal tokens), while allocation works in int64: budgets
 are allocated in units of ``payout_unit`` (a power of ten, 1 for budgets below 2^63), then
@@ -16,15 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
-from marketplace.protocol.task_spec import ValuationConfig
-from valuation.coalition import Score
+from valuation.build import build_report
+from valuation.config import ValuationConfig
 from valuation.model_spec import ModelSpec
-from valuation.report import InputDigests, Rejection, ValuationReport, build_report
-from valuation.report import ValuationConfig as ReportConfig
+from valuation.report import InputDigests, Rejection, ValuationReport
 
 INT64_MAX = (1 << 63) - 1
 
@@ -61,20 +61,6 @@ def payout_unit(budget: int) -> int:
     return unit
 
 
-def report_config(
-    config: ValuationConfig, n_players: int, seed: int, budget_units: int
-) -> ReportConfig:
-    """The valuation package's config for a round of ``n_players`` under the task's settings."""
-    return ReportConfig(
-        budget=budget_units,
-        method=config.method_for(n_players),
-        seed=seed,
-        score=cast(Score, config.score),
-        dtype="float64",
-        duplicate_threshold=config.duplicate_threshold,
-    )
-
-
 def value_round(
     *,
     spec: ModelSpec,
@@ -99,7 +85,7 @@ def value_round(
         participants=list(addresses),
         validation=(np.asarray(validation.X), np.asarray(validation.y)),
         digests=digests,
-        config=report_config(config, len(updates), seed, budget // unit),
+        config=config.for_round(len(updates), seed, budget // unit),
         rejected=[Rejection(p, reason) for p, reason in rejected],
     )
     return ValuationStep(

@@ -34,7 +34,8 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.tolerances import DEFAULT_TOLERANCE
 from marketplace.storage import ContentStore
 from valuation.errors import ValuationError
-from valuation.report import InputDigests, Status, ValuationReport, recompute
+from valuation.recompute import Status, recompute
+from valuation.report import InputDigests, ValuationReport
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def _compare_reports(
 def _check_valuation(
     r: int, outcome: RoundOutcome, published: RoundReport, ra: RoundAudit, validation: Validation
 ) -> None:
-    """Redo the published valuation from its own inputs with `valuation.report.recompute`.
+    """Redo the published valuation from its own inputs with `valuation.recompute.recompute`.
 
     The recomputation uses the updates this audit fetched and verified itself, so a report
     that names other inputs, other utilities, other values or other payouts than its inputs

@@ -28,8 +28,11 @@ from participant.data import dirichlet_partition, flip_labels, load_digits, trai
 from participant.training import evaluate, initial_params, train_local
 from valuation.accumulate import Accumulator
 from valuation.allocation import allocate
+from valuation.build import build_report
+from valuation.config import RoundValuation
 from valuation.model_spec import ModelSpec
-from valuation.report import InputDigests, ValuationConfig, build_report, recompute
+from valuation.recompute import recompute
+from valuation.report import InputDigests
 
 N_PARTICIPANTS = 10
 FREE_RIDER = N_PARTICIPANTS - 1
@@ -90,7 +93,7 @@ def experiment(one_thread: None) -> dict[str, Any]:
             participants=ADDRESSES,
             validation=(validation.X, validation.y),
             digests=InputDigests(_sha256(theta), tuple(_sha256(u) for u in updates), "0" * 64),
-            config=ValuationConfig(budget=BUDGET_PER_ROUND, method="exact", score="neg_loss"),
+            config=RoundValuation(budget=BUDGET_PER_ROUND, method="exact", score="neg_loss"),
         )
         reports.append(report)
         accumulator.add(report.values)
