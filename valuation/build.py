@@ -2,8 +2,9 @@
 
 :func:`build_report` values one round from its inputs (the previous model, the accepted
 updates, the validation set) under a :class:`~valuation.config.RoundValuation`: duplicate
-groups, the coalition utility, the method, integer allocation and fairness figures, all
-recorded in a :class:`~valuation.report.ValuationReport`. :func:`run_valuation` is the part
+groups, the coalition utility, the method, then the pay (evidence carried across rounds,
+clipping, integer allocation, fairness figures: :mod:`valuation.evidence`), all recorded in a
+:class:`~valuation.report.ValuationReport`. :func:`run_valuation` is the part
 :mod:`valuation.recompute` reruns to check a report.
 """
 
@@ -14,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from valuation.allocation import allocate
 from valuation.api import value
 from valuation.coalition import ModelUtility
 from valuation.config import RoundValuation
 from valuation.duplicates import duplicate_groups
 from valuation.errors import ReportError
-from valuation.fairness import fairness_metrics
+from valuation.evidence import Evidence, Settlement, settle
 from valuation.model_spec import ModelSpec
 from valuation.report import CoalitionUtilities, InputDigests, Rejection, ValuationReport
 from valuation.result import ValuationResult
@@ -31,38 +31,41 @@ Params = Mapping[str, np.ndarray]
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the valuation pipeline computes from inputs and a config."""
+    """What the valuation pipeline computes from inputs, a recipe and the previous evidence."""
 
     utilities: CoalitionUtilities
     groups: tuple[tuple[int, ...], ...]
     result: ValuationResult
-    payouts: tuple[int, ...]
-    fairness: dict[str, float]
+    settlement: Settlement
+
+    @property
+    def payouts(self) -> tuple[int, ...]:
+        return self.settlement.payouts
+
+    @property
+    def fairness(self) -> dict[str, float]:
+        return self.settlement.fairness
 
 
-def _flat_updates(updates: Sequence[Params]) -> np.ndarray:
+def flat_updates(updates: Sequence[Params]) -> np.ndarray:
     """One row per update: its tensors flattened in sorted name order (for duplicate search)."""
     return np.stack(
         [np.concatenate([np.ravel(u[k]) for k in sorted(u)]).astype(np.float64) for u in updates]
     )
 
 
-def settle(
-    result: ValuationResult,
+def pay(
+    values: np.ndarray,
     groups: Sequence[Sequence[int]],
     participants: Sequence[str],
     config: RoundValuation,
-) -> tuple[tuple[int, ...], dict[str, float]]:
-    """Integer payouts and fairness figures from values (deterministic, exact arithmetic)."""
-    payouts = allocate(
-        result.values,
-        config.budget,
-        order_keys=[p.lower() for p in participants],
-        clip_negative=True,
-        duplicate_groups=[list(g) for g in groups] or None,
-        cap=config.cap,
+    previous: Evidence,
+    priority: Sequence[int] | None,
+) -> Settlement:
+    """Integer payouts, standings and fairness figures from values (exact, deterministic)."""
+    return settle(
+        values, participants, config, previous, groups=[list(g) for g in groups], priority=priority
     )
-    return tuple(int(p) for p in payouts), fairness_metrics(result.values, payouts)
 
 
 def run_valuation(
@@ -70,13 +73,16 @@ def run_valuation(
     updates: Sequence[Params],
     participants: Sequence[str],
     config: RoundValuation,
+    *,
+    previous: Evidence | None = None,
+    priority: Sequence[int] | None = None,
     groups: tuple[tuple[int, ...], ...] | None = None,
 ) -> Outcome:
     """The valuation pipeline shared by the aggregator and the auditor."""
     if groups is None:
         found = []
         if config.duplicate_threshold is not None and len(updates) > 1:
-            found = duplicate_groups(_flat_updates(updates), config.duplicate_threshold)
+            found = duplicate_groups(flat_updates(updates), config.duplicate_threshold)
         groups = tuple(tuple(g) for g in found)
     cached = utility if isinstance(utility, CachedUtility) else CachedUtility(utility)
     result = value(
@@ -86,13 +92,12 @@ def run_valuation(
         duplicate_groups=[list(g) for g in groups] or None,
         **dict(config.options),
     )
-    payouts, fairness = settle(result, groups, participants, config)
+    settlement = pay(result.values, groups, participants, config, previous or Evidence(), priority)
     return Outcome(
         utilities=CoalitionUtilities.from_cache(cached.n_players, cached.cache),
         groups=groups,
         result=result,
-        payouts=payouts,
-        fairness=fairness,
+        settlement=settlement,
     )
 
 
@@ -103,7 +108,11 @@ def model_utility(
     num_samples: Sequence[int],
     validation: tuple[np.ndarray, np.ndarray],
     config: RoundValuation,
+    *,
+    coefficients: Sequence[float] | None = None,
+    normalizers: Sequence[float] | None = None,
 ) -> ModelUtility:
+    """The round's coalition game under ``config`` (score, coalition model, dtype)."""
     X_val, y_val = validation
     return ModelUtility(
         spec,
@@ -114,6 +123,9 @@ def model_utility(
         y_val,
         score=config.score,
         dtype=np.dtype(config.dtype),
+        coalition_model=config.coalition_model,
+        coefficients=coefficients,
+        normalizers=normalizers,
     )
 
 
@@ -128,20 +140,39 @@ def build_report(
     digests: InputDigests,
     config: RoundValuation,
     rejected: Sequence[Rejection] = (),
+    coefficients: Sequence[float] | None = None,
+    normalizers: Sequence[float] | None = None,
+    priority: Sequence[int] | None = None,
+    previous_state: Evidence | None = None,
 ) -> ValuationReport:
     """Value one round and record everything an auditor needs to check it.
 
     ``participants`` (addresses) must be unique and sorted case-insensitively: their order is
     the order of players, of payouts and of tie-breaks. ``updates`` and ``num_samples`` (already
     capped by the task) follow that order; ``digests`` are the caller's sha256 of the canonical
-    bytes of the same inputs.
+    bytes of the same inputs. ``coefficients``/``normalizers`` are the aggregation rule's
+    weights (default: the sample counts), ``priority`` the players' commit ranks and
+    ``previous_state`` the evidence of the task's previous valued round
+    (:mod:`valuation.evidence`).
     """
     if list(participants) != sorted(participants, key=str.lower):
         raise ReportError("participants must be in address order (case-insensitive)")
     if len(digests.updates) != len(updates):
         raise ReportError(f"{len(digests.updates)} update digests for {len(updates)} updates")
-    utility = model_utility(spec, prev_params, updates, num_samples, validation, config)
-    outcome = run_valuation(utility, updates, participants, config)
+    previous = previous_state or Evidence()
+    utility = model_utility(
+        spec,
+        prev_params,
+        updates,
+        num_samples,
+        validation,
+        config,
+        coefficients=coefficients,
+        normalizers=normalizers,
+    )
+    outcome = run_valuation(
+        utility, updates, participants, config, previous=previous, priority=priority
+    )
     return ValuationReport(
         digests=digests,
         participants=tuple(participants),
@@ -154,4 +185,11 @@ def build_report(
         result=outcome.result,
         payouts=outcome.payouts,
         fairness=outcome.fairness,
+        coefficients=None if coefficients is None else tuple(coefficients),
+        normalizers=None if normalizers is None else tuple(normalizers),
+        priority=None if priority is None else tuple(priority),
+        previous_state=previous,
+        pay_basis=outcome.settlement.basis,
+        state=outcome.settlement.state,
+        unspent=outcome.settlement.unspent,
     )

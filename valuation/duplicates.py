@@ -72,6 +72,38 @@ def duplicate_groups(
     return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
 
 
+def later_duplicates(
+    update_matrix: np.ndarray,
+    rank: Sequence[int],
+    threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+) -> list[tuple[int, int, float]]:
+    """The rows that duplicate an earlier-ranked row: ``(row, first, cosine)`` for each.
+
+    Rows are grouped as by :func:`duplicate_groups`; in every group the row with the lowest
+    ``rank`` (e.g. commit order; ties by row index) is the original and every other member is
+    listed with that original and its cosine similarity to it (1.0 for identical bytes).
+    A near-copy is thus credited to whoever committed the update first, never split.
+    """
+    matrix = np.ascontiguousarray(update_matrix, dtype=np.float64)
+    order = [int(r) for r in rank]
+    if len(order) != matrix.shape[0]:
+        raise GameError(f"{len(order)} ranks for {matrix.shape[0]} updates")
+    out: list[tuple[int, int, float]] = []
+    for group in duplicate_groups(matrix, threshold):
+        first = min(group, key=lambda i: (order[i], i))
+        for i in group:
+            if i != first:
+                out.append((i, first, _cosine(matrix[i], matrix[first])))
+    return sorted(out)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if np.array_equal(a, b):
+        return 1.0
+    return float(np.dot(a, b) / norms) if norms > 0 else 0.0
+
+
 def player_units(n_players: int, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:
     """Partition of ``0..n-1`` into payees: each group is one unit, every other player its own.
 

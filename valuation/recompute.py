@@ -28,6 +28,7 @@ mismatch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from valuation.build import Outcome, model_utility, run_valuation, settle
+from valuation.build import Outcome, model_utility, pay, run_valuation
 from valuation.coalition import UTILITY_ABS_TOLERANCE
 from valuation.errors import GameError
+from valuation.evidence import Evidence
 from valuation.fairness import fairness_metrics
 from valuation.report import CoalitionUtilities, InputDigests, ValuationReport, coalition_mask
 from valuation.utility import Coalition
@@ -207,7 +209,14 @@ def _compare_payouts(
 ) -> FieldCheck:
     if found == report.payouts:
         return FieldCheck("payouts", Status.OK)
-    own, _ = settle(report.result, report.duplicate_groups, report.participants, report.config)
+    own = pay(
+        report.values,
+        report.duplicate_groups,
+        report.participants,
+        report.config,
+        report.previous_state,
+        report.priority,
+    ).payouts
     differs = [i for i, (a, b) in enumerate(zip(report.payouts, found, strict=True)) if a != b]
     largest = max(abs(report.payouts[i] - found[i]) for i in differs)
     if values_check.status is Status.NOISE and own == report.payouts and largest <= 1:
@@ -251,9 +260,27 @@ def _compare_outcome(
     checks.append(values)
     payouts = _compare_payouts(report, outcome.payouts, values)
     checks.append(payouts)
+    settlement = outcome.settlement
+    evidence_tol = tol.value * max(1, settlement.state.rounds)
+    if report.pay_basis is not None:  # schema 1 reports paid on the round's values
+        checks.append(
+            _compare_floats(
+                "pay_basis",
+                report.pay_basis,
+                settlement.basis,
+                evidence_tol,
+                labels=report.participants,
+            )
+        )
+    if report.state is not None:
+        checks += _compare_evidence("state", report.state, settlement.state, evidence_tol)
+    unspent = _compare_exact("unspent", report.unspent, settlement.unspent)
+    if unspent.status is Status.MISMATCH and payouts.status is Status.NOISE:
+        unspent = dataclasses.replace(unspent, status=Status.NOISE, detail="follows the payouts")
+    checks.append(unspent)
     found_fairness = outcome.fairness
     if payouts.status is Status.NOISE:  # judge the reported figures on the reported payouts
-        found_fairness = fairness_metrics(outcome.result.values, np.asarray(report.payouts))
+        found_fairness = fairness_metrics(settlement.basis, np.asarray(report.payouts))
     keys = sorted(set(report.fairness) | set(found_fairness))
     if set(report.fairness) != set(found_fairness):
         checks.append(_compare_exact("fairness", sorted(report.fairness), sorted(found_fairness)))
@@ -267,6 +294,34 @@ def _compare_outcome(
                 labels=keys,
             )
         )
+    return checks
+
+
+def _compare_evidence(
+    name: str, expected: Evidence, found: Evidence, tolerance: float
+) -> list[FieldCheck]:
+    """Standings within ``tolerance``; FLI regret (budget units) within 1e-9 relative;
+    counts exact."""
+    checks = [
+        _compare_exact(f"{name}.participants", sorted(expected.standing), sorted(found.standing)),
+        _compare_exact(f"{name}.rounds", expected.rounds, found.rounds),
+        _compare_exact(f"{name}.waiting", dict(expected.waiting), dict(found.waiting)),
+    ]
+    common = sorted(set(expected.standing) & set(found.standing))
+    checks.append(
+        _compare_floats(
+            f"{name}.standing",
+            [expected.standing[a] for a in common],
+            [found.standing[a] for a in common],
+            tolerance,
+            labels=common,
+        )
+    )
+    owed = sorted(set(expected.regret) | set(found.regret))
+    exp = np.array([expected.regret.get(a, 0.0) for a in owed])
+    got = np.array([found.regret.get(a, 0.0) for a in owed])
+    scale = max(1.0, float(np.max(np.abs(exp), initial=0.0)))
+    checks.append(_compare_floats(f"{name}.regret", exp, got, 1e-9 * scale, labels=owed))
     return checks
 
 
@@ -295,9 +350,10 @@ def replay(report: ValuationReport, *, tolerances: Tolerances | None = None) -> 
     """Check a report against itself, without models or validation data.
 
     The method is rerun (same seed, same options) on the report's recorded utilities, then
-    payouts and fairness are recomputed: values that do not follow from the recorded utilities,
-    or payouts that do not follow from the values, are mismatches. Duplicate groups are taken
-    from the report (finding them needs the updates).
+    the pay is recomputed from the values and the report's previous evidence: values that do
+    not follow from the recorded utilities, or payouts, standings and state that do not follow
+    from the values, are mismatches. Duplicate groups are taken from the report (finding them
+    needs the updates).
     """
     tol = tolerances or Tolerances.for_dtype(report.config.dtype)
     try:
@@ -306,6 +362,8 @@ def replay(report: ValuationReport, *, tolerances: Tolerances | None = None) -> 
             [],
             report.participants,
             report.config,
+            previous=report.previous_state,
+            priority=report.priority,
             groups=report.duplicate_groups,
         )
     except GameError as exc:
@@ -320,6 +378,22 @@ def replay(report: ValuationReport, *, tolerances: Tolerances | None = None) -> 
     return RecomputeResult(tuple(checks))
 
 
+@dataclass(frozen=True)
+class AuditorInputs:
+    """What an auditor derived itself and wants checked against the report, all optional.
+
+    ``previous_state``: the evidence after the task's previous valued round as the auditor
+    recomputed it; ``coefficients``/``normalizers``: the aggregation rule's weights;
+    ``priority``: the players' commit ranks from the chain. Each given one is compared with the
+    report's and used for the recomputation; each missing one is taken from the report.
+    """
+
+    previous_state: Evidence | None = None
+    coefficients: Sequence[float] | None = None
+    normalizers: Sequence[float] | None = None
+    priority: Sequence[int] | None = None
+
+
 def recompute(
     report: ValuationReport,
     updates: Sequence[Params],
@@ -328,16 +402,19 @@ def recompute(
     *,
     digests: InputDigests | None = None,
     tolerances: Tolerances | None = None,
+    own: AuditorInputs | None = None,
 ) -> RecomputeResult:
     """Redo a round's valuation from its inputs and compare every field with the report.
 
     ``updates`` are the accepted participants' updates in the report's participant order, and
     ``validation_data`` is ``(X, y)``. When the caller also passes the ``digests`` it computed
     from the bytes it fetched, they are compared first (any difference is a mismatch: other
-    inputs than the report names). Utilities, duplicate groups, values, payouts and fairness
-    figures are then recomputed with the report's spec, sample counts and config.
+    inputs than the report names); so are the inputs in ``own`` (:class:`AuditorInputs`).
+    Utilities, duplicate groups, values, payouts, standings, state and fairness figures are
+    then recomputed with the report's spec, sample counts and config.
     """
     tol = tolerances or Tolerances.for_dtype(report.config.dtype)
+    own = own or AuditorInputs()
     checks: list[FieldCheck] = []
     if digests is not None:
         checks.append(
@@ -349,6 +426,18 @@ def recompute(
         checks.append(
             _compare_exact("digests.validation", report.digests.validation, digests.validation)
         )
+    previous = report.previous_state if own.previous_state is None else own.previous_state
+    if own.previous_state is not None:
+        rounds = max(1, own.previous_state.rounds)
+        checks += _compare_evidence(
+            "previous_state", report.previous_state, own.previous_state, tol.value * rounds
+        )
+    coefficients = _own_vector(checks, "coefficients", report.coefficients, own.coefficients)
+    normalizers = _own_vector(checks, "normalizers", report.normalizers, own.normalizers)
+    priority = report.priority
+    if own.priority is not None:
+        priority = tuple(int(p) for p in own.priority)
+        checks.append(_compare_exact("priority", _list(report.priority), list(priority)))
     if len(updates) != len(report.participants):
         checks.append(
             FieldCheck(
@@ -367,7 +456,37 @@ def recompute(
         report.num_samples,
         validation_data,
         report.config,
+        coefficients=coefficients,
+        normalizers=normalizers,
     )
-    outcome = run_valuation(utility, updates, report.participants, report.config)
+    outcome = run_valuation(
+        utility,
+        updates,
+        report.participants,
+        report.config,
+        previous=previous,
+        priority=priority,
+    )
     checks += _compare_outcome(report, outcome, tol)
     return RecomputeResult(tuple(checks))
+
+
+def _own_vector(
+    checks: list[FieldCheck],
+    name: str,
+    reported: Sequence[float] | None,
+    own: Sequence[float] | None,
+) -> Sequence[float] | None:
+    """The auditor's vector when it has one (compared with the report's, 1e-12 relative)."""
+    if own is None:
+        return reported
+    if reported is None:
+        checks.append(FieldCheck(name, Status.MISMATCH, None, list(own), detail="not reported"))
+        return own
+    scale = max(1.0, float(np.max(np.abs(np.asarray(own, dtype=np.float64)), initial=0.0)))
+    checks.append(_compare_floats(name, reported, own, 1e-12 * scale))
+    return own
+
+
+def _list(vector: Sequence[int] | None) -> list[int] | None:
+    return None if vector is None else list(vector)

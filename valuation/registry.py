@@ -42,6 +42,7 @@ _ENTRIES = (
     MethodEntry("tmc", "valuation.methods.tmc:TMCShapley", True, "truncated Monte Carlo Shapley"),
     MethodEntry("gtg", "valuation.methods.gtg:GTGShapley", True, "GTG-Shapley, size-stratified"),
     MethodEntry("loo", "valuation.methods.loo:LeaveOneOut", False, "leave-one-out"),
+    MethodEntry("owen", "valuation.methods.owen:OwenShapley", True, "Owen sampling (large rounds)"),
     MethodEntry(
         "banzhaf-exact", "valuation.methods.banzhaf:ExactBanzhaf", False, "exact Banzhaf (2^n)"
     ),
@@ -56,7 +57,7 @@ METHODS: dict[str, MethodEntry] = {entry.name: entry for entry in _ENTRIES}
 #: ``"banzhaf"`` is exact up to ``exact_limit`` players (default 14) and sampled (MSR) above.
 ALIASES: dict[str, tuple[str, str]] = {"banzhaf": ("banzhaf-exact", "banzhaf-msr")}
 
-METHOD_NAMES: tuple[str, ...] = ("exact", "tmc", "gtg", "loo", "banzhaf")
+METHOD_NAMES: tuple[str, ...] = ("exact", "tmc", "gtg", "owen", "loo", "banzhaf")
 """The names a task spec or ``valuation.value`` accepts (``banzhaf`` picks exact or MSR)."""
 
 ALL_NAMES: tuple[str, ...] = (*METHOD_NAMES, *(n for n in METHODS if n not in METHOD_NAMES))

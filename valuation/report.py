@@ -14,18 +14,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from valuation.config import RoundValuation
 from valuation.errors import ReportError
+from valuation.evidence import Evidence
 from valuation.model_spec import ModelSpec
 from valuation.result import ValuationResult
 from valuation.utility import Coalition
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema versions this code reads (1: before coalition rules, evidence and priorities).
+READABLE_VERSIONS: tuple[int, ...] = (1, 2)
 
 # -- small value objects ----------------------------------------------------------------------
 
@@ -148,6 +151,15 @@ class ValuationReport:
     aligned with ``num_samples``, ``digests.updates``, ``values`` and ``payouts``; rejected
     participants are listed apart with their reasons. ``result`` carries the method's own record
     (full parameters, evaluations, samples, standard errors, convergence).
+
+    The game: ``coefficients`` and ``normalizers`` are the aggregation rule's ``c_i`` and
+    ``h_i`` that coalition models are built with (``None``: the sample counts, FedAvg).
+    The pay (:mod:`valuation.evidence`): ``previous_state`` is the evidence carried in from the
+    task's previous valued round, ``pay_basis`` each player's standing after this round (what
+    the payouts follow), ``state`` the evidence carried out, ``unspent`` the budget units not
+    paid; ``priority`` ranks the players for the duplicate-group rule (commit order; ``None``:
+    player order). Schema-1 reports predate these fields and read back with that release's
+    behaviour.
     """
 
     digests: InputDigests
@@ -161,6 +173,13 @@ class ValuationReport:
     result: ValuationResult
     payouts: tuple[int, ...]
     fairness: Mapping[str, float]
+    coefficients: tuple[float, ...] | None = None
+    normalizers: tuple[float, ...] | None = None
+    priority: tuple[int, ...] | None = None
+    previous_state: Evidence = field(default_factory=Evidence)
+    pay_basis: tuple[float, ...] | None = None
+    state: Evidence | None = None
+    unspent: int = 0
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -172,9 +191,15 @@ class ValuationReport:
             self, "duplicate_groups", tuple(tuple(int(i) for i in g) for g in self.duplicate_groups)
         )
         object.__setattr__(self, "fairness", dict(self.fairness))
-        if self.schema_version != SCHEMA_VERSION:
+        for name in ("coefficients", "normalizers", "pay_basis"):
+            vector = getattr(self, name)
+            if vector is not None:
+                object.__setattr__(self, name, tuple(float(x) for x in vector))
+        if self.priority is not None:
+            object.__setattr__(self, "priority", tuple(int(x) for x in self.priority))
+        if self.schema_version not in READABLE_VERSIONS:
             raise ReportError(
-                f"report schema version {self.schema_version} is not {SCHEMA_VERSION}"
+                f"report schema version {self.schema_version} is not one of {READABLE_VERSIONS}"
             )
         n = len(self.participants)
         if len(set(self.participants)) != n:
@@ -185,6 +210,10 @@ class ValuationReport:
             "values": self.result.n_players,
             "payouts": len(self.payouts),
         }
+        for name in ("coefficients", "normalizers", "priority", "pay_basis"):
+            vector = getattr(self, name)
+            if vector is not None:
+                lengths[name] = len(vector)
         for name, length in lengths.items():
             if length != n:
                 raise ReportError(f"{name} has {length} entries for {n} participants")
@@ -192,6 +221,8 @@ class ValuationReport:
             raise ReportError("utilities are recorded for another number of players")
         if sum(self.payouts) > self.config.budget or min(self.payouts, default=0) < 0:
             raise ReportError("payouts must be non-negative and within the budget")
+        if not 0 <= self.unspent <= self.config.budget - sum(self.payouts):
+            raise ReportError("unspent must be what the payouts leave of the budget")
 
     @property
     def values(self) -> np.ndarray:
@@ -212,12 +243,19 @@ class ValuationReport:
             "result": self.result.to_dict(),
             "payouts": list(self.payouts),
             "fairness": dict(self.fairness),
+            "coefficients": _list_or_none(self.coefficients),
+            "normalizers": _list_or_none(self.normalizers),
+            "priority": _list_or_none(self.priority),
+            "previous_state": self.previous_state.to_dict(),
+            "pay_basis": _list_or_none(self.pay_basis),
+            "state": None if self.state is None else self.state.to_dict(),
+            "unspent": self.unspent,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValuationReport:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ReportError(f"unsupported report schema version {version!r}")
         try:
             participants = tuple(str(p) for p in data["participants"])
@@ -233,6 +271,13 @@ class ValuationReport:
                 result=ValuationResult.from_dict(data["result"]),
                 payouts=tuple(data["payouts"]),
                 fairness={str(k): float(v) for k, v in data["fairness"].items()},
+                coefficients=data.get("coefficients"),
+                normalizers=data.get("normalizers"),
+                priority=data.get("priority"),
+                previous_state=Evidence.from_dict(data.get("previous_state")),
+                pay_basis=data.get("pay_basis"),
+                state=None if data.get("state") is None else Evidence.from_dict(data["state"]),
+                unspent=int(data.get("unspent", 0)),
                 schema_version=version,
             )
         except KeyError as exc:
@@ -245,3 +290,7 @@ class ValuationReport:
     @classmethod
     def from_json(cls, text: str | bytes) -> ValuationReport:
         return cls.from_dict(json.loads(text))
+
+
+def _list_or_none(vector: tuple[Any, ...] | None) -> list[Any] | None:
+    return None if vector is None else list(vector)

@@ -13,9 +13,14 @@ valuation reports and in the audit, so they never change meaning:
 ``shape_mismatch`` tensor names, shapes or dtypes differ from the model spec
 ``non_finite``     a tensor holds NaN or Inf
 ``norm_bound``     the update's L2 norm exceeds the task's bound
-``duplicate_cid``  two or more participants revealed the same CID; all of them are rejected
-                   (commit-reveal makes copying impossible, so identical CIDs mean collusion or
-                   a replay, and the ledger cannot tell who produced the update)
+``duplicate_cid``  two or more participants revealed the same CID: only the earliest committer
+                   (chain order of the Committed events) is kept; without a commit order all
+                   of them are rejected. Commit-reveal blocks copying within a round unless the
+                   update leaked or the parties collude; whoever committed it first is the only
+                   one who can have had it first.
+``near_duplicate`` the update's cosine similarity with an earlier committer's update reaches the
+                   task's duplicate threshold: a copy plus noise, kept out like an exact copy
+                   (set by the round computation, not by this module)
 ``empty_update``   the update is all zeros (set by the round computation, not by this module)
 ``replayed_cid``   the CID was revealed in an earlier round (set by the round computation)
 =================  ==============================================================================
@@ -53,6 +58,7 @@ class RejectionReason(StrEnum):
     NON_FINITE = "non_finite"
     NORM_BOUND = "norm_bound"
     DUPLICATE_CID = "duplicate_cid"
+    NEAR_DUPLICATE = "near_duplicate"
     EMPTY_UPDATE = "empty_update"
     REPLAYED_CID = "replayed_cid"
 
@@ -183,28 +189,40 @@ def reason_for(error: Exception) -> RejectionReason:
 
 
 def screen_updates(
-    candidates: Sequence[CandidateUpdate], spec: ModelSpec, *, max_norm: float
+    candidates: Sequence[CandidateUpdate],
+    spec: ModelSpec,
+    *,
+    max_norm: float,
+    commit_rank: Mapping[str, int] | None = None,
 ) -> tuple[list[CandidateUpdate], list[RejectedUpdate]]:
     """Split a round's candidates into accepted ones and rejections, both in input order.
 
     The caller passes candidates ordered by participant address; that order is kept so the
-    accepted list can go straight to an aggregator.
+    accepted list can go straight to an aggregator. ``commit_rank`` (participant → position of
+    its Committed event in chain order) decides who keeps a CID several participants revealed:
+    the earliest committer; without it every one of them is rejected.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
     cid_counts = Counter(c.cid for c in candidates if c.cid is not None)
+    first_of: dict[str, str] = {}
+    if commit_rank is not None:
+        for cand in sorted(candidates, key=lambda c: _rank(commit_rank, c.participant)):
+            if cand.cid is not None:
+                first_of.setdefault(cand.cid, cand.participant)
     accepted: list[CandidateUpdate] = []
     rejected: list[RejectedUpdate] = []
     for cand in candidates:
         if cand.cid is not None and cid_counts[cand.cid] > 1:
-            rejected.append(
-                RejectedUpdate(
-                    cand.participant,
-                    RejectionReason.DUPLICATE_CID,
-                    f"{cand.cid} was revealed by {cid_counts[cand.cid]} participants",
+            first = first_of.get(cand.cid)
+            if first != cand.participant:
+                detail = f"{cand.cid} was revealed by {cid_counts[cand.cid]} participants"
+                if first is not None:
+                    detail += f"; {first} committed it first"
+                rejected.append(
+                    RejectedUpdate(cand.participant, RejectionReason.DUPLICATE_CID, detail)
                 )
-            )
-            continue
+                continue
         if cand.params is None:
             error = cand.error if cand.error is not None else ValueError("no params")
             rejected.append(RejectedUpdate(cand.participant, reason_for(error), str(error)))
@@ -215,3 +233,8 @@ def screen_updates(
             continue
         accepted.append(cand)
     return accepted, rejected
+
+
+def _rank(commit_rank: Mapping[str, int], participant: str) -> tuple[int, str]:
+    """Commit position (participants that never committed, if any, last), then address."""
+    return commit_rank.get(participant, len(commit_rank)), participant.lower()

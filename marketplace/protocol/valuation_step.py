@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from valuation.build import build_report
+from valuation.build import build_report, flat_updates
 from valuation.config import ValuationConfig
+from valuation.duplicates import later_duplicates
+from valuation.evidence import Evidence
 from valuation.model_spec import ModelSpec
 from valuation.report import InputDigests, Rejection, ValuationReport
 
@@ -52,6 +54,26 @@ class ValuationStep:
         return self.report.to_dict()
 
 
+def near_duplicates(
+    updates: Sequence[Mapping[str, np.ndarray]],
+    addresses: Sequence[str],
+    rank: Sequence[int],
+    threshold: float | None,
+) -> dict[str, str]:
+    """Participants whose update (cosine ≥ ``threshold``) repeats an earlier committer's, with
+    a one-line reason naming that committer; the earliest committer keeps the update."""
+    if threshold is None or len(updates) < 2:
+        return {}
+    matrix = flat_updates([dict(u) for u in updates])
+    return {
+        addresses[i]: (
+            f"cosine {cosine:.6f} with the update of {addresses[first]}, committed earlier "
+            f"(duplicate threshold {threshold:g})"
+        )
+        for i, first, cosine in later_duplicates(matrix, rank, threshold)
+    }
+
+
 def payout_unit(budget: int) -> int:
     """The granularity a budget is allocated in: 1, or the smallest power of ten that makes the
     unit count fit in int64 (any remainder below one unit stays unspent)."""
@@ -74,8 +96,17 @@ def value_round(
     budget: int,
     digests: InputDigests,
     rejected: Sequence[tuple[str, str]] = (),
+    coefficients: Sequence[float] | None = None,
+    normalizers: Sequence[float] | None = None,
+    priority: Sequence[int] | None = None,
+    previous_evidence: Mapping[str, Any] | None = None,
 ) -> ValuationStep:
-    """Value the accepted updates of one round and allocate ``budget`` among them."""
+    """Value the accepted updates of one round and allocate ``budget`` among them.
+
+    ``coefficients``/``normalizers`` are the aggregation rule's weights (coalition models
+    follow the same rule), ``priority`` the players' commit ranks and ``previous_evidence``
+    the state of the task's previous valued round (:mod:`valuation.evidence`).
+    """
     unit = payout_unit(budget)
     report = build_report(
         spec=spec,
@@ -87,6 +118,10 @@ def value_round(
         digests=digests,
         config=config.for_round(len(updates), seed, budget // unit),
         rejected=[Rejection(p, reason) for p, reason in rejected],
+        coefficients=None if coefficients is None else [float(c) for c in coefficients],
+        normalizers=None if normalizers is None else [float(h) for h in normalizers],
+        priority=None if priority is None else list(priority),
+        previous_state=Evidence.from_dict(previous_evidence),
     )
     return ValuationStep(
         report=report, payouts=[int(p) * unit for p in report.payouts], payout_unit=unit

@@ -15,7 +15,6 @@ from marketplace.protocol.ledger import Ledger
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 ROUNDS = 3
-ROUND_BUDGET = 1000 * 10**18
 
 
 def test_demo_trains_pays_claims_and_audits(devnet: Devnet) -> None:
@@ -44,8 +43,10 @@ def test_demo_trains_pays_claims_and_audits(devnet: Devnet) -> None:
     assert accuracies[-1] > accuracies[0] + 0.1, accuracies  # the model learns
     by_behaviour = {p["behaviour"]: p for p in result["participants"]}
     assert set(by_behaviour) == {"honest", "label_noise:0.5", "free_rider"}
-    budget = ROUNDS * ROUND_BUDGET
-    assert by_behaviour["free_rider"]["tokens_claimed"] <= budget // 100
+    assert by_behaviour["free_rider"]["tokens_claimed"] == 0  # its empty update is never paid
+    noisy = by_behaviour["label_noise:0.5"]["tokens_claimed"]
+    honest = [p["tokens_claimed"] for p in result["participants"] if p["behaviour"] == "honest"]
+    assert 0 <= noisy < min(honest), (noisy, honest)  # the noisy participant is paid least
     for r in result["rounds"]:
         assert set(r["payouts"]) <= set(r["contributions"])  # only valued players are paid
     claimed = sum(p["tokens_claimed"] for p in result["participants"])

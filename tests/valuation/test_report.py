@@ -96,7 +96,7 @@ def test_report_round_trips_through_canonical_json(exact_report: ValuationReport
 
     # assert
     assert again.to_json() == text
-    assert json.loads(text)["schema_version"] == 1
+    assert json.loads(text)["schema_version"] == 2
     assert json.loads(text)["utilities"]["kind"] == "exact"
     assert len(json.loads(text)["utilities"]["values"]) == 16
     assert again.rejected == (Rejection("0x0e" + "4" * 38, "sha256 mismatch"),)
@@ -348,7 +348,7 @@ def test_duplicate_updates_are_grouped_and_paid_as_one(inputs: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update(schema_version=2), "schema version"),
+        (lambda d: d.update(schema_version=99), "schema version"),
         (lambda d: d["digests"].update(validation="xyz"), "sha256"),
         (lambda d: d["payouts"].append(0), "payouts has 5 entries"),
         (lambda d: d.pop("fairness"), "missing field 'fairness'"),
