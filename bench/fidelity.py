@@ -35,10 +35,11 @@ Figures (targets from fedmarket issue 11):
 * ``n100_rel_l2``            its values against a long stratified Shapley reference of the
                              same game (relative L2)                                    (≤ 5 %)
 
-Label-noise ladder: the Dirichlet partition is drawn with ``balance=True`` (NIID-Bench
-convention: sizes close, label skew from α), so that label quality is the only thing that
-differs systematically between clients; ``details.spearman_unbalanced`` repeats the figure
-with free sizes, where data quantity (which is contribution too) competes with quality.
+Label-noise ladder: the Dirichlet partition (label skew from α) is cut to equal sizes (every
+client keeps a random subset the size of the smallest), so that label quality is the only thing
+that differs systematically between clients' data amounts; ``details.spearman_unbalanced``
+repeats the figure with the Dirichlet sizes as drawn, where data quantity — which is
+contribution too, and which the default game pays for — competes with quality.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ BUDGET = 1000 * 10**18  # the demo's round budget in base units
 ROUNDS = 5
 NEAR_ZERO_LEVELS = (1e-6, 1e-4, 1e-2, 1e-1)
 COPY_LEVELS = (1e-3, 0.03, 0.1)
+EVASION_LEVELS = (0.3, 1.0)  # copy noise beyond the duplicate threshold (details only)
 SYBIL_KS = (2, 3, 5)
 ALPHAS = (10.0, 1.0, 0.5)
 TRAIN_SEEDS = (0, 1)  # training seeds per condition in the paired single-round designs
@@ -178,12 +180,19 @@ class World:
         noise: Sequence[float] | None = None,
         *,
         balance: bool = False,
+        equal: bool = False,
         min_size: int = 10,
     ) -> World:
+        """``balance``: NIID-Bench's size balancing; ``equal``: then every part is cut to the
+        smallest one's size (a random subset), so sizes are exactly equal."""
         train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
         parts = dirichlet_partition(
-            train.y, n, alpha, seed=seed, min_size=min_size, balance=balance
+            train.y, n, alpha, seed=seed, min_size=min_size, balance=balance or equal
         )
+        if equal:
+            smallest = min(len(p) for p in parts)
+            rng = rng_for(seed + 99)
+            parts = [np.sort(rng.choice(p, size=smallest, replace=False)) for p in parts]
         noise = list(noise) if noise is not None else [0.0] * n
         clients = []
         for i, idx in enumerate(parts):
@@ -443,24 +452,27 @@ def copies(seeds: Iterable[int]) -> dict[str, Any]:
     copier_shares: list[float] = []
     ratios: list[float] = []
     exact_ratios: list[float] = []
-    by_level: dict[float, list[float]] = {lv: [] for lv in COPY_LEVELS}
+    by_level: dict[float, list[float]] = {lv: [] for lv in (*COPY_LEVELS, *EVASION_LEVELS)}
+    honest_cosines: list[float] = []
     for seed in seeds:
         world = demo_world(seed)
         theta = world.warm_model()
         for ts in TRAIN_SEEDS:
             honest = honest_round(world, theta, ts)
+            honest_cosines.append(max_cosine([s.update for s in honest]))  # type: ignore[misc]
             base = Task.create(world.validation).run(theta, honest, seed=seed)
             best = max(base.payouts, key=lambda n: base.payouts[n])
             original = next(s for s in honest if s.name == best)
             assert isinstance(original.update, dict)
             without = base.payouts[best]
-            for level in COPY_LEVELS:
+            for level in (*COPY_LEVELS, *EVASION_LEVELS):
                 eps = noise_like(original.update, level * norm_of(original.update), seed + 17)
                 copy = Submission("copier", plus(original.update, eps), original.num_samples)
                 res = Task.create(world.validation).run(theta, [*honest, copy], seed=seed)
-                copier_shares.append(res.share("copier"))
                 by_level[level].append(res.share("copier"))
-                ratios.append(res.payouts[best] / without)
+                if level in COPY_LEVELS:
+                    copier_shares.append(res.share("copier"))
+                    ratios.append(res.payouts[best] / without)
             exact = Submission("copier", encode_weights(original.update), original.num_samples)
             res = Task.create(world.validation).run(theta, [*honest, exact], seed=seed)
             exact_ratios.append(res.payouts[best] / without)
@@ -470,7 +482,19 @@ def copies(seeds: Iterable[int]) -> dict[str, Any]:
         "original_pay_ratio": mean(ratios),
         "original_pay_ratio_min": min(ratios),
         "exact_copy_earlier_ratio": mean(exact_ratios),
+        "honest_max_cosine": max(honest_cosines),
     }
+
+
+def max_cosine(updates: Sequence[Params]) -> float:
+    """The largest cosine similarity between two of ``updates`` (flattened)."""
+    rows = np.stack(
+        [np.concatenate([np.ravel(u[k]) for k in sorted(u)]).astype(np.float64) for u in updates]
+    )
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    sims = rows @ rows.T
+    np.fill_diagonal(sims, -1.0)
+    return float(sims.max())
 
 
 def ladder_run(
@@ -509,16 +533,23 @@ def ladder(seeds: Sequence[int]) -> dict[str, Any]:
     pearson_round_min: list[float] = []
     drift: list[float] = []
     round_drift: list[float] = []
+    cosines: dict[str, float] = {}
+    wrongly_rejected = 0
     for seed in seeds:
         for alpha in ALPHAS:
-            for balance, sink in ((True, spearman), (False, unbalanced)):
-                world = World.build(seed, 10, alpha, noise, balance=balance)
+            for equal, sink in ((True, spearman), (False, unbalanced)):
+                world = World.build(seed, 10, alpha, noise, equal=equal)
                 results = ladder_run(world)
                 pay = cumulative(results)
+                top = max(max_cosine(list(r.outcome.accepted_updates.values())) for r in results)
+                cosines[f"{alpha:g}"] = max(cosines.get(f"{alpha:g}", -1.0), top)
+                wrongly_rejected += sum(
+                    1 for r in results for s in r.outcome.report.submissions if s.reason
+                )
                 names = [c.name for c in world.clients]
                 rho = spearmanr([float(pay[n]) for n in names], [-c.noise for c in world.clients])
                 sink[f"{alpha:g}"].append(float(rho.statistic))
-                if not (balance and alpha == 1.0):
+                if not (equal and alpha == 1.0):
                     continue
                 pearson_min.append(min(_pearson(r, r.pay_basis) for r in results))
                 pearson_round_min.append(min(_pearson(r, r.values) for r in results))
@@ -545,6 +576,8 @@ def ladder(seeds: Sequence[int]) -> dict[str, Any]:
         "seed_drift_l1": mean(drift),
         "seed_drift_by_case": drift,
         "seed_drift_per_round_l1": mean(round_drift),
+        "honest_max_cosine_by_alpha": cosines,
+        "honest_updates_rejected": wrongly_rejected,
     }
 
 
@@ -614,8 +647,8 @@ def _valuation_bench() -> Any:
 
 
 def reference_game_options(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Extra arguments the report's game needs beyond the config (newer reports record them)."""
-    return {}
+    """The aggregation weights the report's game was built with (newer reports record them)."""
+    return {"coefficients": record.get("coefficients"), "normalizers": record.get("normalizers")}
 
 
 def rel_l2(estimate: np.ndarray, reference: np.ndarray) -> float:

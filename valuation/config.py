@@ -1,7 +1,7 @@
 """How a task values its rounds (:class:`ValuationConfig`) and one round's resolved recipe.
 
 :class:`ValuationConfig` is the policy a requester publishes in the task spec: which method
-(``"auto"`` picks exact Shapley for small rounds, GTG-Shapley above), which score, how a
+(``"auto"`` picks exact Shapley for small rounds, Owen sampling above), which score, how a
 coalition's model is built, when two updates count as duplicates, how values become payouts
 (clipping, cap, proportional or FLI, evidence accumulated across rounds). Each round turns it into a
 :class:`RoundValuation` — the method actually run, the seed, the budget in allocation units and
@@ -36,14 +36,14 @@ AllocationRule = Literal["proportional", "fli"]
 ALLOCATION_RULES: tuple[str, ...] = ("proportional", "fli")
 
 #: Methods that take an evaluation budget (``max_evaluations``).
-BUDGETED_METHODS: tuple[str, ...] = ("gtg", "tmc")
+BUDGETED_METHODS: tuple[str, ...] = ("gtg", "tmc", "owen")
 DEFAULT_MAX_EVALUATIONS = 6_000
 DEFAULT_EVIDENCE_DECAY = 1.0
 
 #: Cosine similarity at or above which two updates count as one (near-)duplicate.
 DEFAULT_DUPLICATE_THRESHOLD = 0.99
 
-#: ``method="auto"``: exact Shapley up to this many players, GTG-Shapley above.
+#: ``method="auto"``: exact Shapley up to this many players, Owen sampling above.
 DEFAULT_EXACT_MAX_PLAYERS = 10
 
 
@@ -54,8 +54,8 @@ class ValuationConfig:
     Every field has a default, so task specs written before a field existed keep loading.
 
     ``method``
-        ``"auto"`` (exact Shapley up to ``exact_max_players``, GTG-Shapley above) or a name of
-        :data:`valuation.registry.METHOD_NAMES`.
+        ``"auto"`` (exact Shapley up to ``exact_max_players``, Owen sampling above: see
+        :mod:`valuation.methods.owen`) or a name of :data:`valuation.registry.METHOD_NAMES`.
     ``score``
         ``"neg_loss"`` (minus the validation cross-entropy; smooth, the default) or
         ``"accuracy"`` (a step function of the model: noisy on a few hundred samples).
@@ -86,7 +86,7 @@ class ValuationConfig:
         improved the model most weigh most) or ``"share"`` (its value divided by the round's
         ``Σ|v|``, so every round weighs the same).
     ``max_evaluations``
-        the utility evaluations a sampled method (GTG, TMC) may spend in a round.
+        the utility evaluations a sampled method (Owen, GTG, TMC) may spend in a round.
     """
 
     method: str = "auto"
@@ -136,7 +136,7 @@ class ValuationConfig:
         """The method a round of ``n_players`` is valued with."""
         if self.method != "auto":
             return self.method
-        return "exact" if n_players <= self.exact_max_players else "gtg"
+        return "exact" if n_players <= self.exact_max_players else "owen"
 
     def for_round(self, n_players: int, seed: int, budget: int) -> RoundValuation:
         """The resolved recipe of one round of ``n_players`` with ``budget`` allocation units."""

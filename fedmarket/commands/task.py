@@ -21,6 +21,21 @@ def task() -> None:
     """Create tasks and inspect the market."""
 
 
+def _valuation(method: str, settings: tuple[str, ...]) -> ValuationConfig:
+    """The valuation policy from ``--valuation`` and ``--valuation-setting KEY=VALUE`` pairs."""
+    fields: dict[str, object] = {"method": method}
+    try:
+        for item in settings:
+            key, _, raw = item.partition("=")
+            try:
+                fields[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:  # a bare word: a string setting such as fli
+                fields[key.strip()] = raw.strip()
+        return ValuationConfig.from_dict(fields)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--valuation-setting") from exc
+
+
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x.strip()) if text else ()
 
@@ -63,7 +78,14 @@ def _ints(text: str) -> tuple[int, ...]:
     "--aggregation",
     default="fedavg",
     show_default=True,
-    type=click.Choice(["fedavg", "median", "trimmed_mean", "krum"]),
+    type=click.Choice(["fedavg", "median", "trimmed_mean", "krum", "qffl"]),
+)
+@click.option(
+    "--valuation-setting",
+    "valuation_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A valuation policy field, e.g. cap=0.5, allocation=fli, clip_negative=false.",
 )
 @click.option("--slash-bps", default=1000, show_default=True)
 @click.option("--max-samples", default=10_000, show_default=True)
@@ -90,6 +112,7 @@ def create(
     optimizer: str,
     method: str,
     aggregation: str,
+    valuation_settings: tuple[str, ...],
     slash_bps: int,
     max_samples: int,
     seed: int,
@@ -117,7 +140,7 @@ def create(
         validation_sha256=dataset_sha256(validation),
         validation_size=len(validation),
         training=TrainingConfig(epochs=epochs, lr=lr, optimizer=optimizer),
-        valuation=ValuationConfig(method=method),
+        valuation=_valuation(method, valuation_settings),
         aggregator=aggregation,
     )
     created = create_task(

@@ -3,7 +3,7 @@
 Ten participants hold non-IID shares of the digits training set (Dirichlet partition). Nine of
 them train honestly on labels corrupted by a noise ladder from 0% to 50%; the tenth is a
 free-rider that returns the global model unchanged (Δ = 0) while claiming a normal sample count.
-After three FedAvg rounds valued with exact Shapley on a 360-sample validation set, the
+After five FedAvg rounds valued with exact Shapley on a 360-sample validation set, the
 accumulated values must rank participants by data quality (Spearman ≥ 0.9) and the free-rider
 must receive at most 1% of the budget.
 
@@ -13,6 +13,7 @@ by tens of percent), with sizes kept close (``balance=True``): under the default
 quality, so equal sizes leave quality as the only systematic difference. With stronger skew
 (α ≤ 5) the value of a participant's class mix competes with its label quality; see
 docs/valuation.md for the noise-ladder figures at α = 10, 1 and 0.5.
+With three rounds the top four (0–19 % noise) were still out of order (Spearman 0.88).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from valuation.report import InputDigests
 N_PARTICIPANTS = 10
 FREE_RIDER = N_PARTICIPANTS - 1
 NOISE_LADDER = np.linspace(0.0, 0.5, N_PARTICIPANTS - 1)  # 0%, 6.25%, ..., 50% flipped labels
-ROUNDS = 3
+ROUNDS = 5
 BUDGET_PER_ROUND = 10_000
 SPEC = ModelSpec("mlp", (64,), 10, hidden=(32,))
 ADDRESSES = [f"0x{i + 1:040x}" for i in range(N_PARTICIPANTS)]

@@ -81,7 +81,8 @@ def test_the_policy_resolves_one_round_and_round_trips() -> None:
     small, large = config.for_round(4, seed=9, budget=100), config.for_round(5, seed=9, budget=100)
 
     # assert
-    assert (small.method, large.method) == ("exact", "gtg")
+    assert (small.method, large.method) == ("exact", "owen")
+    assert small.options == {} and large.options == {"max_evaluations": config.max_evaluations}
     assert isinstance(small, RoundValuation) and small.seed == 9 and small.budget == 100
     assert small.duplicate_threshold == DEFAULT_DUPLICATE_THRESHOLD
     assert ValuationConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

@@ -21,7 +21,8 @@ and varies little between coalitions drawn at the same ``t``. Hence:
   every uniform vector ``u`` is paired with ``1 − u``.
 
 The cost is fixed in advance: ``nodes × samples × (n + 1)`` evaluations (doubled with
-``antithetic``); ``max_evaluations`` instead sets ``samples`` to what that budget pays for.
+``antithetic``); ``max_evaluations`` instead sets ``samples`` to what that budget pays for
+(at least one draw per node, so a budget below one draw's cost is exceeded).
 ``stderr`` is the spread of the per-draw quadrature estimates. Deterministic for a seed.
 """
 
