@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,8 +23,10 @@ from marketplace.settings import Settings
 from marketplace.storage import open_store
 from marketplace.units import amount_json, format_amount
 from valuation.model_spec import FAMILIES
+from valuation.registry import METHOD_NAMES
 
 if TYPE_CHECKING:
+    from marketplace.protocol.task_spec import ValuationConfig
     from marketplace.roles.funds import Moved
 
 #: Data sets a task can name (shape checked against the validation file), or "custom".
@@ -55,6 +58,23 @@ def _json_amounts(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_amounts(v) for v in value]
     return value
+
+
+def _valuation(method: str, settings: tuple[str, ...]) -> ValuationConfig:
+    """The valuation policy from ``--valuation`` and ``--valuation-setting KEY=VALUE`` pairs."""
+    from marketplace.protocol.task_spec import ValuationConfig
+
+    fields: dict[str, object] = {"method": method}
+    try:
+        for item in settings:
+            key, _, raw = item.partition("=")
+            try:
+                fields[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:  # a bare word: a string setting such as fli
+                fields[key.strip()] = raw.strip()
+        return ValuationConfig.from_dict(fields)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--valuation-setting") from exc
 
 
 @task.command("create")
@@ -110,13 +130,20 @@ def _json_amounts(value: Any) -> Any:
     "method",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "exact", "gtg", "tmc", "loo"]),
+    type=click.Choice(["auto", *METHOD_NAMES]),
 )
 @click.option(
     "--aggregation",
     default="fedavg",
     show_default=True,
-    type=click.Choice(["fedavg", "median", "trimmed_mean", "krum"]),
+    type=click.Choice(["fedavg", "median", "trimmed_mean", "krum", "qffl"]),
+)
+@click.option(
+    "--valuation-setting",
+    "valuation_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A valuation policy field, e.g. cap=0.5, allocation=fli, clip_negative=false.",
 )
 @click.option("--slash-bps", default=1000, show_default=True, type=click.IntRange(0, 10_000))
 @click.option("--max-samples", default=10_000, show_default=True, type=click.IntRange(min=1))
@@ -146,6 +173,7 @@ def create(
     optimizer: str,
     method: str,
     aggregation: str,
+    valuation_settings: tuple[str, ...],
     slash_bps: int,
     max_samples: int,
     seed: int,
@@ -160,7 +188,6 @@ def create(
     from marketplace.protocol.task_spec import (
         TaskSpec,
         TrainingConfig,
-        ValuationConfig,
         check_dataset_shape,
     )
     from marketplace.roles.tasks import Windows, create_task
@@ -186,7 +213,7 @@ def create(
         validation_sha256=dataset_sha256(validation),
         validation_size=len(validation),
         training=TrainingConfig(epochs=epochs, lr=lr, optimizer=optimizer),
-        valuation=ValuationConfig(method=method),
+        valuation=_valuation(method, valuation_settings),
         aggregator=aggregation,
         dataset=dataset,
         min_participants=min_participants,

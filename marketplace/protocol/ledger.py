@@ -26,6 +26,7 @@ class RoundLedger:
     reveal_deadline: int = 0
     settle_deadline: int = 0
     commits: dict[str, str] = field(default_factory=dict)  # participant -> commitment
+    commit_order: list[str] = field(default_factory=list)  # participants, Committed event order
     reveals: dict[str, dict[str, Any]] = field(default_factory=dict)
     settlement: dict[str, Any] | None = None
     challenge: dict[str, Any] | None = None
@@ -94,6 +95,8 @@ class Ledger:
         elif name == "Committed":
             rl = self.round(int(a["round"]))
             rl.commits[str(a["participant"])] = str(a["commitment"])
+            if str(a["participant"]) not in rl.commit_order:
+                rl.commit_order.append(str(a["participant"]))
             rl.anchor_block = e.block_number
         elif name == "Revealed":
             rl = self.round(int(a["round"]))

@@ -1,7 +1,8 @@
 """The task spec: the JSON a requester publishes on IPFS and commits to on-chain by its CID.
 
 It tells participants what to train (model, hyperparameters) and tells everyone how rounds are
-aggregated and valued, so that an auditor can redo the coordinator's work from it. Canonical
+aggregated and valued (the valuation policy is :class:`valuation.config.ValuationConfig`), so
+that an auditor can redo the coordinator's work from it. Canonical
 JSON (sorted keys, no whitespace) so equal specs have equal CIDs.
 """
 
@@ -14,7 +15,10 @@ from typing import Any
 
 from marketplace.errors import ConfigError
 from marketplace.protocol.dataset import Dataset
+from valuation.config import ValuationConfig
 from valuation.model_spec import ModelSpec
+
+__all__ = ["SPEC_VERSION", "TaskSpec", "TrainingConfig", "ValuationConfig"]
 
 SPEC_VERSION = 1
 
@@ -31,28 +35,6 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ConfigError("training needs epochs >= 1, batch_size >= 1 and lr > 0")
-
-
-@dataclass(frozen=True)
-class ValuationConfig:
-    """How each round's contributions are valued and turned into integer payouts."""
-
-    method: str = "auto"  # exact up to exact_max_players, GTG-Shapley above
-    exact_max_players: int = 10
-    score: str = "accuracy"
-    duplicate_threshold: float = 0.999
-    clip_negative: bool = True
-
-    def __post_init__(self) -> None:
-        if self.method not in ("auto", "exact", "gtg", "tmc", "loo"):
-            raise ConfigError(f"unknown valuation method {self.method!r}")
-        if self.score not in ("accuracy", "neg_loss"):
-            raise ConfigError(f"unknown score {self.score!r}")
-
-    def method_for(self, n_players: int) -> str:
-        if self.method != "auto":
-            return self.method
-        return "exact" if n_players <= self.exact_max_players else "gtg"
 
 
 @dataclass(frozen=True)
@@ -135,6 +117,7 @@ class TaskSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["model"] = self.model.to_dict()
+        data["valuation"] = self.valuation.to_dict()
         return data
 
     def to_json(self) -> bytes:
@@ -152,7 +135,7 @@ class TaskSpec:
                 validation_sha256=str(data["validation_sha256"]),
                 validation_size=int(data["validation_size"]),
                 training=TrainingConfig(**data.get("training", {})),
-                valuation=ValuationConfig(**data.get("valuation", {})),
+                valuation=ValuationConfig.from_dict(data.get("valuation", {})),
                 aggregator=str(data.get("aggregator", "fedavg")),
                 aggregator_params=dict(data.get("aggregator_params", {})),
                 max_update_norm=float(data.get("max_update_norm", 1_000.0)),

@@ -34,7 +34,8 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.tolerances import DEFAULT_TOLERANCE
 from marketplace.storage import ContentStore
 from valuation.errors import ValuationError
-from valuation.report import InputDigests, Status, ValuationReport, recompute
+from valuation.recompute import AuditorInputs, Status, recompute
+from valuation.report import InputDigests, ValuationReport
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def audit_task(
         validation = _published_validation(store, ledger, spec, result)
     cumulative: dict[str, int] = {}
     previous_report_cid = ""
+    evidence: dict[str, Any] | None = None  # the valuation state as this audit recomputes it
     for r in sorted(ledger.rounds):
         rl = ledger.rounds[r]
         ra = RoundAudit(round=r)
@@ -128,7 +130,14 @@ def audit_task(
             ra.status = "unavailable"
             continue
         outcome = _recompute(
-            client, store, ledger, rl, spec, validation, cumulative, previous_report_cid, ra
+            client,
+            store,
+            ledger,
+            rl,
+            spec,
+            validation,
+            (cumulative, previous_report_cid, evidence),
+            ra,
         )
         if outcome is None:
             continue
@@ -141,6 +150,7 @@ def audit_task(
             ra.status = "challenged" if not ra.mismatches else ra.status
         cumulative = dict(outcome.report.cumulative_payouts)
         previous_report_cid = rl.settlement["report_cid"]
+        evidence = outcome.evidence
     _reconcile(client, ledger, cumulative, result)
     claimed: dict[str, int] = {}
     for c in ledger.claims:
@@ -213,10 +223,10 @@ def _recompute(
     rl: RoundLedger,
     spec: TaskSpec,
     validation: Validation,
-    cumulative: dict[str, int],
-    previous_report_cid: str,
+    carried: tuple[dict[str, int], str, dict[str, Any] | None],
     ra: RoundAudit,
 ) -> RoundOutcome | None:
+    cumulative, previous_report_cid, evidence = carried
     try:
         inputs = inputs_from_ledger(
             client.w3,
@@ -226,6 +236,7 @@ def _recompute(
             marketplace=client.market.address,
             previous_cumulative=cumulative,
             previous_report_cid=previous_report_cid,
+            previous_evidence=evidence,
         )
         return compute_round(inputs, store, validation, publish=False)
     except FedmarketError as exc:
@@ -359,7 +370,7 @@ def _compare_reports(
 def _check_valuation(
     r: int, outcome: RoundOutcome, published: RoundReport, ra: RoundAudit, validation: Validation
 ) -> None:
-    """Redo the published valuation from its own inputs with `valuation.report.recompute`.
+    """Redo the published valuation from its own inputs with `valuation.recompute.recompute`.
 
     The recomputation uses the updates this audit fetched and verified itself, so a report
     that names other inputs, other utilities, other values or other payouts than its inputs
@@ -398,12 +409,22 @@ def _check_valuation(
         return
     expected = outcome.report.valuation or {}
     digests = InputDigests.from_dict(expected["digests"]) if expected else None
+    own = None
+    if expected:  # what this audit derived itself: the carried state, weights, commit ranks
+        mine = ValuationReport.from_dict(expected)
+        own = AuditorInputs(
+            previous_state=mine.previous_state,
+            coefficients=mine.coefficients,
+            normalizers=mine.normalizers,
+            priority=mine.priority,
+        )
     checked = recompute(
         report,
         [outcome.accepted_updates[p] for p in report.participants],
         outcome.prev_params,
         (np.asarray(validation.X), np.asarray(validation.y)),
         digests=digests,
+        own=own,
     )
     for check in checked.checks:
         if check.status is Status.OK:

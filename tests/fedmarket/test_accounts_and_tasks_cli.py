@@ -12,6 +12,8 @@ import pytest
 from fmkit import Devnet, fedmarket, make_scenario
 
 from marketplace.protocol.dataset import save_npz
+from marketplace.protocol.ledger_lookup import task_facts
+from marketplace.protocol.task_spec import TaskSpec
 from participant.data import load_digits, train_validation_split
 
 pytestmark = pytest.mark.anvil
@@ -75,10 +77,17 @@ def test_task_create_list_show_json(devnet: Devnet, tmp_path: Path) -> None:
         "100",
         "--stake",
         "3",
+        "--valuation-setting",
+        "cap=0.5",
+        "--valuation-setting",
+        "allocation=fli",
         "--json",
     )
     assert created.returncode == 0, created.stderr
     task_id = json.loads(created.stdout)["task_id"]
+    facts = task_facts(devnet.client(1), task_id)
+    spec = TaskSpec.from_json(devnet.store().cat_bytes(facts.spec_cid))
+    assert (spec.valuation.cap, spec.valuation.allocation) == (0.5, "fli")
     market = json.loads(fedmarket(devnet, "task", "list", "--json").stdout)
     row = next(r for r in market if r["task_id"] == task_id)
     assert row["rounds"] == 2
