@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -91,25 +91,61 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: run the CLI, turning fedmarket errors into one-line messages."""
+    """Console entry point: run the CLI; every error becomes one line on stderr.
+
+    Exit codes: 0 success, 1 an error (``error: ...`` with what to do), 2 a usage error (a
+    missing or malformed option), 130 interrupted. ``FEDMARKET_DEBUG=1`` re-raises instead,
+    for the traceback. Every option can also be given as FEDMARKET_<COMMAND>_<OPTION>
+    (click's ``auto_envvar_prefix``), e.g. ``FEDMARKET_SERVE_PORT=8001``.
+    """
+    debug = Settings.from_env().debug
     try:
-        return cli.main(args=argv, prog_name="fedmarket", standalone_mode=False)
-    except FedmarketError as exc:
-        if Settings.from_env().debug:
-            raise
-        click.secho(f"error: {exc.user_message()}", fg="red", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        return cli.main(
+            args=argv, prog_name="fedmarket", standalone_mode=False, auto_envvar_prefix="FEDMARKET"
+        )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except click.UsageError as exc:
+        if debug:
+            raise
+        where = exc.ctx.command_path if exc.ctx is not None else "fedmarket"
+        _fail(exc.format_message(), f"see `{where} --help`", exc.exit_code)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        _fail(exc.format_message(), None, exc.exit_code)
+    except FedmarketError as exc:
+        if debug:
+            raise
+        _fail(exc.user_message(), None, 1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if debug:
+            raise
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:  # a file the user named cannot be read or written, a full disk, ...
+        if debug:
+            raise
+        _fail(str(exc), "set FEDMARKET_DEBUG=1 for the traceback", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "this is a bug; please report it with the traceback from FEDMARKET_DEBUG=1",
+            1,
+        )
+
+
+def _fail(message: str, hint: str | None, code: int) -> NoReturn:
+    """Print ``error: message (hint)`` as exactly one line on stderr and exit with ``code``."""
+    text = " ".join(message.split())
+    if hint:
+        text = f"{text} ({hint})"
+    click.secho(
+        f"error: {text}", fg="red", err=True, color=None if Settings.from_env().color else False
+    )
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from marketplace.errors import ConfigError
 from marketplace.settings import Settings
 
 if TYPE_CHECKING:
@@ -13,6 +15,12 @@ if TYPE_CHECKING:
 
 
 def _prompt(text: str) -> str:
+    """A hidden password prompt; a one-line error when there is no terminal to ask on."""
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"{text.lower()} is needed but there is no terminal to ask on",
+            hint="set FEDMARKET_KEY_PASSWORD for scripts and background runs",
+        )
     return str(click.prompt(text, hide_input=True))
 
 

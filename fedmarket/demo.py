@@ -3,7 +3,9 @@
 It starts (or reuses) the devnet, creates a digits-classification task, runs the participants
 as separate `fedmarket join` processes (by default three honest nodes, one with noisy labels
 and one free-rider), coordinates every round in this process, lets everyone claim, audits the
-ledger and prints a summary (or one JSON object with ``--json``).
+ledger and prints a summary (or, with ``--json``, one JSON object per event and the result).
+What happens is reported as :class:`~marketplace.notices.Notice` events through ``log``; the
+result is also written to ``$FEDMARKET_HOME/demo/summary.json``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from devnet import manager
 from devnet.accounts import dev_account
 from devnet.process import running
 from fedmarket.commands.demo import DEFAULT_BEHAVIOURS
+from marketplace.atomic_files import write_json_atomic
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.keystore import create_account, list_accounts
 from marketplace.chain.rpc import connect
 from marketplace.errors import ContractRevert, ProtocolError
+from marketplace.notices import Notice, Tokens
 from marketplace.protocol.dataset import Dataset, dataset_sha256, save_npz
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.round_compute import RoundOutcome
@@ -35,7 +39,7 @@ from marketplace.roles.coordinator import Coordinator
 from marketplace.roles.tasks import Windows, create_task, publish_validation
 from marketplace.settings import Settings
 from marketplace.storage import open_store
-from marketplace.units import from_units, to_units
+from marketplace.units import amount_json, format_amount, to_units
 from participant.data import dirichlet_partition, load_digits, train_validation_split
 from valuation.model_spec import ModelSpec
 
@@ -72,12 +76,23 @@ class DemoResult:
     audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON: amounts as ``{"units", "value", "decimals"}`` (exact)."""
         return {
             "task_id": self.task_id,
             "rpc_url": self.rpc_url,
-            "rounds": self.rounds,
-            "participants": self.participants,
-            "budget_spent": self.budget_spent,
+            "rounds": [
+                {**r, "payouts": {a: amount_json(v) for a, v in r["payouts"].items()}}
+                for r in self.rounds
+            ],
+            "participants": [
+                {
+                    **p,
+                    "tokens_claimed": amount_json(p["tokens_claimed"]),
+                    "balance_change": amount_json(p["balance_change"]),
+                }
+                for p in self.participants
+            ],
+            "budget_spent": amount_json(self.budget_spent),
             "audit_ok": self.audit_ok,
         }
 
@@ -109,10 +124,12 @@ def run_demo(
 ) -> DemoResult:
     """Everything end to end; returns the summary (also used by the end-to-end test)."""
     started_here = running(settings.devnet_dir) is None
+    log(Notice.of("devnet_starting", "starting the devnet", rounds=cfg.rounds))
     up = manager.up(settings)
-    log(up.describe())
+    for line in up.describe().splitlines():
+        log(Notice.of("devnet_up", "{line}", rpc_url=up.deployments.rpc_url, line=line))
     try:
-        return _run(
+        result = _run(
             settings,
             cfg,
             up.deployments.rpc_url,
@@ -120,10 +137,13 @@ def run_demo(
             up.deployments.token,
             log,
         )
+        write_json_atomic(settings.home / "demo" / "summary.json", result.to_dict())
+        return result
     finally:
         if started_here and not keep_devnet:
             manager.down(settings)
-            log("devnet stopped (run with --keep-devnet to inspect it)")
+            log(Notice.of("devnet_stopped",
+                          "devnet stopped (run with --keep-devnet to inspect it)"))  # fmt: skip
 
 
 def _run(
@@ -149,6 +169,8 @@ def _run(
         valuation=ValuationConfig(method="auto"),
     )
     budget = to_units(cfg.round_budget_tokens)
+    log(Notice.of("task_creating", "creating the task: {rounds} rounds x {round_budget}",
+                  rounds=cfg.rounds, round_budget=Tokens(budget)))  # fmt: skip
     created = create_task(
         requester,
         store,
@@ -162,24 +184,31 @@ def _run(
         settle_bond=to_units(1),
     )
     task_id = created.task_id
-    log(
-        f"task {task_id} created: {cfg.rounds} rounds x {cfg.round_budget_tokens} FMT, "
-        f"{n} participants"
-    )
+    log(Notice.of(
+        "task_created", "task {task_id} created: {rounds} rounds x {round_budget}, "
+        "{participants} participants", task_id=task_id, rounds=cfg.rounds,
+        round_budget=Tokens(budget), participants=n,
+    ))  # fmt: skip
     before = {a: requester.balance(a) for a in addresses}
     procs = _start_participants(settings, task_id, keystores, shards, cfg)
     try:
-        _wait_for_joins(requester, task_id, n, procs)
+        log(Notice.of("participants_starting", "waiting for {participants} participants to join",
+                      task_id=task_id, participants=n))  # fmt: skip
+        _wait_for_joins(requester, task_id, n, procs, timeout=cfg.participant_timeout)
+        log(Notice.of("participants_joined", "all {participants} participants joined",
+                      task_id=task_id, participants=n))  # fmt: skip
         outcomes: dict[int, RoundOutcome] = {}
         coordinator = Coordinator(
             aggregator,
             store,
             task_id,
             validation,
-            log=lambda m: log(f"{time.strftime('%H:%M:%S')} [coordinator] {m}"),
+            log=log,
             on_settled=lambda o: outcomes.__setitem__(o.report.round, o),
         )
         coordinator.run(timeout=cfg.rounds * 120.0)
+        log(Notice.of("claiming", "participants are claiming their rewards and stakes",
+                      task_id=task_id))  # fmt: skip
         _wait_for(procs, cfg.participant_timeout)
     finally:
         for proc in procs:
@@ -196,7 +225,11 @@ def _run(
     ledger = Ledger.from_events(task_id, requester.task_events(task_id))
     claimed = {a: sum(c["amount"] for c in ledger.claims if c["account"] == a) for a in addresses}
     after = {a: requester.balance(a) for a in addresses}
+    log(Notice.of("auditing", "auditing task {task_id} from public artifacts", task_id=task_id))
     audit_summary = _audit(requester, store, task_id)
+    log(Notice.of("audited", "audit of task {task_id}: {verdict}", task_id=task_id,
+                  ok=bool(audit_summary.get("ok")),
+                  verdict="OK" if audit_summary.get("ok") else "FAILED"))  # fmt: skip
     rounds = []
     for r in sorted(outcomes):
         rep = outcomes[r].report
@@ -286,24 +319,25 @@ def _wait_for(procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
         proc.wait(timeout=max(1.0, deadline - time.monotonic()))
 
 
-def print_summary(result: DemoResult) -> None:
-    """A readable table of rounds, contributions and payouts."""
-    click.echo(f"\ntask {result.task_id} on {result.rpc_url}")
+def print_summary(result: DemoResult, echo: Any = click.echo, style: Any = None) -> None:
+    """A readable table of rounds, contributions and payouts (amounts in FMT)."""
+    styled = style or (lambda word: word)
+    echo(f"\ntask {result.task_id} on {result.rpc_url}")
     short = {p["address"]: f"{p['address'][:8]} ({p['behaviour']})" for p in result.participants}
-    click.echo(f"{'round':>5}  {'accuracy':>8}  {'jain':>5}  {'gini':>5}  {'corr':>5}")
+    echo(f"{'round':>5}  {'accuracy':>8}  {'jain':>5}  {'gini':>5}  {'corr':>5}")
     for r in result.rounds:
         f = r.get("fairness", {})
-        click.echo(
-            f"{r['round']:>5}  {r['accuracy']:>8.3f}  {f.get('jain', float('nan')):>5.2f}  "
-            f"{f.get('gini', float('nan')):>5.2f}  {f.get('pearson', float('nan')):>5.2f}"
+        echo(
+            f"{r['round']:>5}  {r['accuracy']:>8.3f}  {_metric(f.get('jain')):>5}  "
+            f"{_metric(f.get('gini')):>5}  {_metric(f.get('pearson')):>5}"
         )
-    click.echo(f"\n{'participant':<34} {'total contribution':>18} {'tokens claimed':>15}")
+    echo(f"\n{'participant':<34} {'total contribution':>18} {'tokens claimed':>16}")
     for p in result.participants:
         total = sum(r["contributions"].get(p["address"], 0.0) for r in result.rounds)
-        click.echo(
-            f"{short[p['address']]:<34} {total:>18.4f} {from_units(p['tokens_claimed']):>15}"
-        )
-    click.echo(
-        f"\nbudget spent: {from_units(result.budget_spent)} FMT; "
-        f"audit: {'OK' if result.audit_ok else 'FAILED'}"
-    )
+        echo(f"{short[p['address']]:<34} {total:>18.4f} {format_amount(p['tokens_claimed']):>16}")
+    verdict = styled("OK") if result.audit_ok else styled("FAILED")
+    echo(f"\nbudget spent: {format_amount(result.budget_spent)}; audit: {verdict}")
+
+
+def _metric(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.2f}"

@@ -37,7 +37,9 @@ def validation_option(
 
 
 #: ``--task``: the task's id (the function receives ``task_id``).
-task_option = click.option("--task", "task_id", required=True, type=int, help="The task's id.")
+task_option = click.option(
+    "--task", "task_id", required=True, type=click.IntRange(min=1), help="The task's id."
+)
 
 #: ``--round``: a round number, 1-based (the function receives ``round_``).
 round_option = click.option(
@@ -50,3 +52,50 @@ rpc_url_option = click.option(
     default=None,
     help="JSON-RPC endpoint (default: FEDMARKET_RPC_URL, else the devnet's).",
 )
+
+
+class TokenAmount(click.ParamType):
+    """A token amount as people write it (``10``, ``0.5``, ``1,000``), converted to base units."""
+
+    name = "tokens"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from marketplace.errors import ConfigError
+        from marketplace.units import to_units
+
+        try:
+            return to_units(value)
+        except ConfigError as exc:
+            self.fail(_inline(exc), param, ctx)
+
+
+class Account(click.ParamType):
+    """An address (checksum enforced) or the name of a keystore account; gives the address."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from marketplace.chain.addresses import resolve_address
+        from marketplace.errors import ConfigError
+        from marketplace.settings import Settings
+
+        try:
+            return resolve_address(str(value), Settings.from_env().keystore_dir)
+        except ConfigError as exc:
+            self.fail(_inline(exc), param, ctx)
+
+
+#: Converters shared by commands.
+TOKENS = TokenAmount()
+ACCOUNT = Account()
+
+#: TASK_ID as an argument (``fedmarket task show 3``).
+task_argument = click.argument("task_id", type=click.IntRange(min=1), metavar="TASK_ID")
+
+
+def _inline(exc: Exception) -> str:
+    """An error's message and hint as one clause (the usage error adds its own parentheses)."""
+    hint = getattr(exc, "hint", None)
+    return f"{exc}; {hint}" if hint else str(exc)

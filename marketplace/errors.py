@@ -56,15 +56,29 @@ class ChainError(FedmarketError, RuntimeError):
 
 
 class ContractRevert(ChainError):
-    """A call or transaction reverted; ``name`` and ``args`` are the decoded custom error."""
+    """A call or transaction reverted; ``error_name`` and ``error_args`` are the decoded error.
 
-    def __init__(self, name: str, args: tuple[object, ...] = (), *, function: str = "") -> None:
+    ``message`` and ``hint`` are the sentence and advice from the revert table
+    (:mod:`marketplace.chain.revert_messages`); without them the raw form is shown.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: tuple[object, ...] = (),
+        *,
+        function: str = "",
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.error_name = name
         self.error_args = args
         self.function = function
-        shown = ", ".join(str(a) for a in args)
-        where = f"{function}: " if function else ""
-        super().__init__(f"{where}reverted with {name}({shown})")
+        if message is None:
+            shown = ", ".join(str(a) for a in args)
+            where = f"{function}: " if function else ""
+            message = f"{where}reverted with {name}({shown})"
+        super().__init__(message, hint=hint)
 
 
 class StorageError(FedmarketError, OSError):

@@ -5,6 +5,7 @@ Variables:
                         default ``~/.fedmarket``.
     FEDMARKET_RPC_URL   JSON-RPC endpoint; default: the devnet's URL from its deployments file,
                         else ``http://127.0.0.1:8545``.
+    FEDMARKET_MARKETPLACE  Marketplace contract address on that chain; default: the devnet's.
     FEDMARKET_IPFS      ``embedded`` (default: a block store under FEDMARKET_HOME) or the URL of a
                         Kubo RPC API, e.g. ``http://127.0.0.1:5001``. Writes always go there.
     FEDMARKET_IPFS_GATEWAYS  IPFS trustless gateways to read from when the store above lacks
@@ -14,6 +15,7 @@ Variables:
                         block is verified against its CID; fetched content is kept locally.
     FEDMARKET_KEY_PASSWORD  password for keystore files when not prompted (scripts, the demo).
     FEDMARKET_DEBUG     any value: show tracebacks instead of one-line errors.
+    NO_COLOR            any non-empty value: no colour in the terminal (https://no-color.org).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)
     rpc_url: str | None = None
+    marketplace: str | None = None
     ipfs: str = "embedded"
     ipfs_gateways: tuple[str, ...] = ()
     key_password: str | None = None
     debug: bool = False
+    color: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -46,10 +50,12 @@ class Settings:
         return cls(
             home=home,
             rpc_url=env.get("FEDMARKET_RPC_URL") or None,
+            marketplace=env.get("FEDMARKET_MARKETPLACE") or None,
             ipfs=env.get("FEDMARKET_IPFS") or "embedded",
             ipfs_gateways=tuple(env.get("FEDMARKET_IPFS_GATEWAYS", "").replace(",", " ").split()),
             key_password=env.get("FEDMARKET_KEY_PASSWORD") or None,
             debug=bool(env.get("FEDMARKET_DEBUG")),
+            color=not env.get("NO_COLOR"),
         )
 
     @property

@@ -23,7 +23,7 @@ from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.structs import Phase
 from marketplace.errors import ProtocolError
 from marketplace.protocol.dataset import Dataset
-from marketplace.protocol.task_spec import TaskSpec
+from marketplace.protocol.task_spec import TaskSpec, fit_to_model
 from marketplace.protocol.weights import decode_weights
 from marketplace.storage import ContentStore
 from participant.behaviours import Behaviour
@@ -56,6 +56,7 @@ class ParticipantNode(Participation):
         self.poll_interval = poll_interval
         self.progress = progress
         self.spec = TaskSpec.from_json(self.store.cat_bytes(self.facts.spec_cid))
+        data = fit_to_model(data, self.spec.model, "the training data", f"task {task_id}")
         self.data = behaviour.prepare_data(data, seed=self._seed(0))
         self._prepared: dict[int, Submission | None] = {}
         self._warm_up()
@@ -111,7 +112,7 @@ class ParticipantNode(Participation):
             self._reveal(round_)
         elif phase == Phase.REVEAL and not committed and round_ not in self.summary.skipped:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: joined too late to commit, skipping it")
+            self.log(self.round_notice("round_skipped", round_, "joined too late to commit"))
         return True
 
     # -- one round -----------------------------------------------------------------------
@@ -150,7 +151,9 @@ class ParticipantNode(Participation):
         submission = self.prepare(round_)
         if submission is None:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: not submitting ({self.behaviour.spec()})")
+            self.log(self.round_notice(
+                "round_skipped", round_, f"not submitting ({self.behaviour.spec()})"
+            ))  # fmt: skip
             return
         self.commit(submission)
 
@@ -158,7 +161,9 @@ class ParticipantNode(Participation):
         submission = self.prepare(round_)
         if submission is None:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: cannot reproduce the committed update; not revealing")
+            self.log(self.round_notice(
+                "reveal_skipped", round_, "cannot reproduce the committed update; not revealing"
+            ))  # fmt: skip
             return
         self.reveal(submission)
 

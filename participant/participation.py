@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +18,53 @@ import numpy as np
 
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import commitment, derived_salt
+from marketplace.chain.revert_messages import phase_words
 from marketplace.chain.structs import Phase, TaskStatus
 from marketplace.errors import ContractRevert, FedmarketError, ProtocolError
+from marketplace.notices import Log, Notice, Tokens
 from marketplace.protocol.deadlines import overdue
 from marketplace.protocol.ledger_lookup import TaskFacts, find_event, task_facts
 from marketplace.protocol.payouts import claimable_rounds
 from marketplace.protocol.weights import encode_weights
+from marketplace.roles.tasks import MAX_STAKE, require_funds
 from marketplace.storage import ContentStore
+from marketplace.units import format_amount
 
-Log = Callable[[str], None]
+
+def check_join(
+    client: MarketplaceClient,
+    facts: TaskFacts,
+    stake: int | None,
+    policy: JoinPolicy | None = None,
+) -> int:
+    """The stake to join ``facts``' task with, checked before anything is approved or staked.
+
+    ``None`` means the task's minimum. The task must still take participants, its terms must
+    pass this node's ``policy`` (:func:`check_terms`), the stake must be within the task's
+    bounds, and the account must hold it (and some ETH for gas).
+    """
+    phase = client.phase(facts.task_id)
+    if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
+        raise ProtocolError(
+            f"task {facts.task_id} is {phase_words(phase)} and takes no more participants",
+            hint="see `fedmarket task list`",
+        )
+    check_terms(client, facts.task_id, facts.params, policy or JoinPolicy())
+    minimum = int(facts.params["min_stake"])
+    amount = minimum if stake is None else stake
+    if amount < minimum:
+        raise ProtocolError(
+            f"stake {format_amount(amount)} is below task {facts.task_id}'s minimum of "
+            f"{format_amount(minimum)}",
+            hint=f"stake at least {format_amount(minimum)} with --stake, or leave it out",
+        )
+    if amount > MAX_STAKE:
+        raise ProtocolError(
+            f"stake {format_amount(amount)} is more than a task can hold",
+            hint="stake less with --stake",
+        )
+    require_funds(client, amount, "the stake")
+    return amount
 
 
 @dataclass(frozen=True)
@@ -160,13 +198,20 @@ class Participation:
         info = self.client.participant(self.task_id, self.address)
         if info["joined"]:
             return
-        phase = self.client.phase(self.task_id)
-        if phase in (Phase.ENDED, Phase.CANCELLED, Phase.NONE):
-            raise ProtocolError(f"task {self.task_id} is not open for joining ({phase.name})")
-        check_terms(self.client, self.task_id, self.facts.params, self.policy)
-        stake = self.stake if self.stake is not None else int(self.facts.params["min_stake"])
+        stake = check_join(self.client, self.facts, self.stake, self.policy)
         self.client.join(self.task_id, stake)
-        self.log(f"joined task {self.task_id} with stake {stake}")
+        self.log(Notice.of(
+            "joined", "joined task {task_id} with a stake of {stake}",
+            task_id=self.task_id, participant=self.address, stake=Tokens(stake),
+        ))  # fmt: skip
+
+    def round_notice(self, event: str, round_: int, text: str, **fields: object) -> Notice:
+        """A notice about ``round_`` ("round 2: revealed") with this participant's fields."""
+        return Notice(
+            event,
+            f"round {round_}: {text}",
+            {"task_id": self.task_id, "round": round_, "participant": self.address, **fields},
+        )
 
     def global_model_cid(self, round_: int) -> str:
         """The CID of the model ``round_`` starts from (its RoundOpened event)."""
@@ -202,10 +247,15 @@ class Participation:
             self.client.commit(self.task_id, submission.commitment)
         except ContractRevert as exc:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: commit refused ({exc.error_name}); skipping the round")
+            self.log(self.round_notice(
+                "commit_refused", round_, f"commit refused ({exc}); skipping the round",
+                error=exc.error_name,
+            ))  # fmt: skip
             return False
         self.summary.committed.append(round_)
-        self.log(f"round {round_}: committed update {submission.cid}")
+        self.log(self.round_notice(
+            "committed", round_, f"committed update {submission.cid}", update_cid=submission.cid
+        ))  # fmt: skip
         return True
 
     def reveal(self, submission: Submission) -> bool:
@@ -216,7 +266,9 @@ class Participation:
             return True
         if submission.commitment != mine.commitment:
             self.summary.skipped.append(round_)
-            self.log(f"round {round_}: cannot reproduce the committed update; not revealing")
+            self.log(self.round_notice(
+                "reveal_skipped", round_, "cannot reproduce the committed update; not revealing"
+            ))  # fmt: skip
             return False
         try:
             self.client.reveal(
@@ -227,10 +279,12 @@ class Participation:
                 submission.salt,
             )
         except ContractRevert as exc:
-            self.log(f"round {round_}: reveal refused ({exc.error_name})")
+            self.log(self.round_notice(
+                "reveal_refused", round_, f"reveal refused ({exc})", error=exc.error_name
+            ))  # fmt: skip
             return False
         self.summary.revealed.append(round_)
-        self.log(f"round {round_}: revealed")
+        self.log(self.round_notice("revealed", round_, "revealed", update_cid=submission.cid))
         return True
 
     def wind_down_if_overdue(self) -> bool:
@@ -245,7 +299,10 @@ class Participation:
             self.log(f"wind-down not needed ({exc.error_name})")
             return False
         self.summary.wound_down = True
-        self.log(f"{late.describe()}: wound the task down")
+        self.log(Notice.of(
+            "wound_down", "{why}: wound the task down",
+            task_id=self.task_id, round=late.round, why=late.describe(),
+        ))  # fmt: skip
         return True
 
     def collect(self) -> None:
@@ -272,27 +329,43 @@ class Participation:
             )
             slashed = int(me["stake"]) - returned
             self.summary.stake_returned = returned
-            lost = f" ({slashed} token units slashed for unrevealed commitments)" if slashed else ""
-            self.log(f"stake of {returned} returned{lost}")
+            lost = " ({slashed} slashed for unrevealed commitments)" if slashed else ""
+            self.log(Notice.of(
+                "stake_returned", "stake of {stake} returned" + lost,
+                task_id=self.task_id, participant=self.address, stake=Tokens(returned),
+                slashed=Tokens(slashed),
+            ))  # fmt: skip
 
     def _claim(self, status: TaskStatus, claim_deadline: int) -> None:
         if status != TaskStatus.ACTIVE and self.client.chain_time() > claim_deadline:
-            self.log("claims of this task closed; nothing can be claimed any more")
+            self.log(Notice.of(
+                "claims_closed", "claims of task {task_id} closed; nothing can be claimed any more",
+                task_id=self.task_id, participant=self.address,
+            ))  # fmt: skip
             return
         try:
             found = claimable_rounds(self.client, self.store, self.task_id, self.address)
         except FedmarketError as exc:
-            self.log(f"cannot compute the claim: {exc.user_message()}")
+            self.log(Notice.of(
+                "claim_failed", "cannot compute the claim: {reason}",
+                task_id=self.task_id, participant=self.address, reason=exc.user_message(),
+            ))  # fmt: skip
             return
         for round_, problem in sorted(found.problems.items()):
-            self.log(f"round {round_}: cannot claim ({problem})")
+            self.log(self.round_notice(
+                "claim_skipped", round_, f"cannot claim ({problem})", problem=problem
+            ))  # fmt: skip
         if not found.claims:
             return
         self.client.claim(self.task_id, found.claims)
         self.summary.claimed += found.total
         self.summary.claimed_rounds.extend(found.rounds)
         rounds = ", ".join(str(r) for r in found.rounds)
-        self.log(f"claimed {found.total} token units for round(s) {rounds}")
+        self.log(Notice.of(
+            "claimed", "claimed {amount} for round(s) {rounds}",
+            task_id=self.task_id, participant=self.address, amount=Tokens(found.total),
+            rounds=rounds,
+        ))  # fmt: skip
 
     def _salt(self, round_: int) -> bytes:
         """Secret to others, reproducible by us: keccak of our (deterministic) signature."""

@@ -234,7 +234,7 @@ def _probe_main(task_id: int, times: bool) -> None:
                 )
             )
             for a in joined
-        },  # fmt: skip
+        },
         "withdrawn": {a: bool(client.participant(task_id, a)["withdrawn"]) for a in joined},
     }
     print(json.dumps(out))

@@ -126,7 +126,11 @@ def make_scenario(
     method: str = "auto",
     windows: Windows | None = None,
 ) -> Scenario:
-    """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes."""
+    """Create a task (requester = dev 1, aggregator = dev 2) and split digits among n nodes.
+
+    Anvil's clock also runs in real time, so a test that spends minutes inside one window
+    (a challenge that audits first, say) passes longer ``windows``.
+    """
     train, validation = train_validation_split(load_digits(), 0.2, seed=seed)
     parts = dirichlet_partition(train.y, n, 1.0, seed=seed)
     shards = [train.subset(np.sort(p)) for p in parts]

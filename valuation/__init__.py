@@ -8,6 +8,8 @@ pull in torch through the coalition utilities.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 # Two public functions share their submodule's name (``valuation.allocation`` and
@@ -42,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "PowerSetSampler": "valuation.samplers",
     "Progress": "valuation.stopping",
     "ResultError": "valuation.errors",
+    "RoundValuation": "valuation.config",
     "StandardErrorBelow": "valuation.stopping",
     "StoppingRule": "valuation.stopping",
     "TMCShapley": "valuation.methods",
@@ -49,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "Utility": "valuation.utility",
     "ValuationError": "valuation.errors",
     "ValuationMethod": "valuation.methods",
+    "ValuationConfig": "valuation.config",
+    "ValuationConfigError": "valuation.errors",
     "ValuationResult": "valuation.result",
     "accumulate": "valuation.accumulate",
     "allocate": "valuation.allocation",
@@ -60,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "fairness_metrics": "valuation.fairness",
     "gini": "valuation.fairness",
     "jain_index": "valuation.fairness",
-    "make_method": "valuation.api",
+    "make_method": "valuation.registry",
     "pearson": "valuation.fairness",
     "shapley_from_utilities": "valuation.methods",
     "shapley_values": "valuation.api",
@@ -93,11 +98,14 @@ __all__ = [
     "PowerSetSampler",
     "Progress",
     "ResultError",
+    "RoundValuation",
     "StandardErrorBelow",
     "StoppingRule",
     "TMCShapley",
     "UniformSubsetSampler",
     "Utility",
+    "ValuationConfig",
+    "ValuationConfigError",
     "ValuationError",
     "ValuationMethod",
     "ValuationResult",
@@ -120,6 +128,24 @@ __all__ = [
 ]
 
 
+#: Public functions named like the submodule that defines them. Importing a submodule binds
+#: its name on the package, which would shadow the function (``from valuation import
+#: allocation`` would give the module), so the package keeps the function under that name.
+_SHADOWED = frozenset(n for n, m in _EXPORTS.items() if m == f"valuation.{n}")
+
+
+class _Package(types.ModuleType):
+    """The package's module type: never lets a submodule shadow a public function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable through sys.modules and ``from ... import``
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -136,13 +162,15 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static checkers see the real names
     from valuation.accumulate import Accumulator, accumulate
     from valuation.allocation import Allocation, allocate, allocation
-    from valuation.api import make_method, shapley_values, value
+    from valuation.api import shapley_values, value
+    from valuation.config import RoundValuation, ValuationConfig
     from valuation.duplicates import MergedUtility, duplicate_groups, split_group_values
     from valuation.errors import (
         AllocationError,
         GameError,
         MethodError,
         ResultError,
+        ValuationConfigError,
         ValuationError,
     )
     from valuation.fairness import fairness_metrics, gini, jain_index, pearson
@@ -160,6 +188,7 @@ if TYPE_CHECKING:  # static checkers see the real names
         cgsv_values,
         shapley_from_utilities,
     )
+    from valuation.registry import make_method
     from valuation.result import ValuationResult
     from valuation.samplers import (
         GuidedPermutationSampler,

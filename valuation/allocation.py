@@ -2,11 +2,13 @@
 
 Rules, in order:
 
-1. Negative values are clipped to zero (``clip_negative=True``; with ``False`` a negative value
-   is an error). A player whose value is zero or clipped is never paid.
-2. Duplicate groups (:func:`valuation.duplicates.duplicate_groups`) are one payee whose value
+1. Duplicate groups (:func:`valuation.duplicates.duplicate_groups`) are one payee whose value
    is the sum of its members' values (after a merged valuation that is the group's value), so
    holding data under several identities earns what one identity would.
+2. Negative values are clipped to zero *per payee* — a group's sum, not each member — since
+   clipping members one by one would pay a group more than the group is worth
+   (``Σ max(0, v_j) ≥ max(0, Σ v_j)``). With ``clip_negative=False`` a negative value is an
+   error. A payee whose value is zero or clipped is never paid.
 3. Real shares are proportional to the values. An optional per-participant ``cap`` is enforced
    by water-filling: capped payees get exactly the cap and the excess is *redistributed* in
    proportion among the others; only when every paid payee is capped does budget stay unspent.
@@ -14,8 +16,9 @@ Rules, in order:
    floor, and the leftover units go to the largest remainders, ties broken by player order
    (``order_keys``, e.g. addresses; default index order). The sum is exactly the budget when
    any value is positive; when none is, nothing is paid and :class:`Allocation` says why.
-5. A group's integer payout is split among its members by the same rounding, in proportion to
-   their own values.
+5. A group's integer payout goes to its first member by ``payee_rank`` (e.g. the earliest
+   committer) with ``group_payee="first"``, or is split among its members by the same
+   rounding, in proportion to their own clipped values, with ``group_payee="split"``.
 
 All arithmetic after reading the floats is exact (each float is an exact binary fraction, so
 it is scaled to a common integer denominator and shares are compared as integer fractions):
@@ -28,7 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cmp_to_key
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 INT64_MAX = (1 << 63) - 1
 NOTHING_TO_PAY = "no positive contribution: nothing paid, the whole budget stays unspent"
+
+GroupPayee = Literal["split", "first"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ def allocate(
     clip_negative: bool = True,
     duplicate_groups: Sequence[Sequence[int]] | None = None,
     cap: int | Sequence[int] | np.ndarray | None = None,
+    group_payee: GroupPayee = "split",
+    payee_rank: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Integer payouts (``int64``) for ``values`` out of ``budget``; see the module docstring.
 
@@ -76,6 +83,8 @@ def allocate(
         clip_negative=clip_negative,
         duplicate_groups=duplicate_groups,
         cap=cap,
+        group_payee=group_payee,
+        payee_rank=payee_rank,
     )
     if result.note:
         logger.warning(result.note)
@@ -90,8 +99,14 @@ def allocation(
     clip_negative: bool = True,
     duplicate_groups: Sequence[Sequence[int]] | None = None,
     cap: int | Sequence[int] | np.ndarray | None = None,
+    group_payee: GroupPayee = "split",
+    payee_rank: Sequence[int] | None = None,
 ) -> Allocation:
-    """Like :func:`allocate` but returns the full :class:`Allocation` record."""
+    """Like :func:`allocate` but returns the full :class:`Allocation` record.
+
+    ``payee_rank`` orders players for ``group_payee="first"`` (lowest first; default: the
+    payout order of ``order_keys``).
+    """
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1:
         raise AllocationError(f"values must be a 1-d vector, got shape {v.shape}")
@@ -103,15 +118,16 @@ def allocation(
     if budget > INT64_MAX:
         raise AllocationError(f"budget {budget} does not fit in int64; allocate in larger units")
     n = v.shape[0]
-    if np.any(v < 0):
-        if not clip_negative:
-            raise AllocationError("negative values with clip_negative=False")
-        v = np.maximum(v, 0.0)
+    if np.any(v < 0) and not clip_negative:
+        raise AllocationError("negative values with clip_negative=False")
+    if group_payee not in ("split", "first"):
+        raise AllocationError(f"group_payee must be 'split' or 'first', got {group_payee!r}")
     rank = _ranks(n, order_keys)
+    first = rank if payee_rank is None else _ranks(n, list(payee_rank))
     caps = _caps(cap, n)
-    numerators = _exact_integers(v)
+    numerators = _exact_integers(v)  # signed, over one common denominator
     units = player_units(n, duplicate_groups)
-    unit_value = [sum(numerators[i] for i in unit) for unit in units]
+    unit_value = [max(0, sum(numerators[i] for i in unit)) for unit in units]  # clip per payee
     unit_rank = [min(rank[i] for i in unit) for unit in units]
     unit_cap = None if caps is None else [min(caps[i] for i in unit) for unit in units]
     payouts = np.zeros(n, dtype=np.int64)
@@ -121,9 +137,12 @@ def allocation(
     for unit, pay in zip(units, unit_pay, strict=True):
         if len(unit) == 1:
             payouts[unit[0]] = pay
+        elif pay and group_payee == "first":
+            payouts[min(unit, key=lambda i: first[i])] = pay
         elif pay:
-            # pay > 0 implies a positive group total, so the split below is well defined.
-            inner = [numerators[i] for i in unit]
+            inner = [max(0, numerators[i]) for i in unit]
+            if sum(inner) == 0:  # cannot happen: a paid group has a positive member
+                inner = [1] * len(unit)
             payouts[unit] = _apportion(inner, pay, [rank[i] for i in unit], None)
     unspent = budget - int(payouts.sum())
     note: str | None = None
@@ -158,7 +177,7 @@ def _caps(cap: int | Sequence[int] | np.ndarray | None, n: int) -> list[int] | N
 
 
 def _exact_integers(v: np.ndarray) -> list[int]:
-    """Non-negative floats as integers over one common power-of-two denominator (exact)."""
+    """Floats as integers over one common power-of-two denominator (exact, signs kept)."""
     ratios = [float(x).as_integer_ratio() for x in v]
     denominator = max(den for _, den in ratios)
     return [num * (denominator // den) for num, den in ratios]

@@ -1,4 +1,7 @@
-"""One-call valuation: ``shapley_values(utility, n)`` and ``value(...)`` for the full record."""
+"""One-call valuation: ``shapley_values(utility, n)`` and ``value(...)`` for the full record.
+
+Methods are chosen by name from :mod:`valuation.registry`.
+"""
 
 from __future__ import annotations
 
@@ -9,44 +12,11 @@ import numpy as np
 
 from valuation.duplicates import MergedUtility, split_group_values
 from valuation.errors import MethodError
-from valuation.methods.banzhaf import ExactBanzhaf, MSRBanzhaf
-from valuation.methods.base import ValuationMethod
-from valuation.methods.exact import ExactShapley
-from valuation.methods.gtg import GTGShapley
-from valuation.methods.loo import LeaveOneOut
-from valuation.methods.tmc import TMCShapley
+from valuation.registry import make_method
 from valuation.result import ValuationResult
 from valuation.utility import Coalition, Utility, as_utility
 
-METHOD_NAMES: tuple[str, ...] = ("exact", "tmc", "gtg", "loo", "banzhaf")
-BANZHAF_EXACT_LIMIT = 14
-
-
-def make_method(method: str, n_players: int, seed: int = 0, **options: Any) -> ValuationMethod:
-    """The method object behind a name; ``options`` go to its constructor.
-
-    ``"banzhaf"`` is exact up to ``exact_limit`` players (default 14) and sampled (MSR) above.
-    Deterministic methods (exact, loo, exact Banzhaf) ignore ``seed``.
-    """
-    try:
-        if method == "exact":
-            return ExactShapley(**options)
-        if method == "tmc":
-            return TMCShapley(seed=seed, **options)
-        if method == "gtg":
-            return GTGShapley(seed=seed, **options)
-        if method == "loo":
-            return LeaveOneOut(**options)
-        if method == "banzhaf":
-            limit = int(options.pop("exact_limit", BANZHAF_EXACT_LIMIT))
-            if n_players <= limit:
-                options.pop("stop", None)
-                options.pop("batch_size", None)
-                return ExactBanzhaf(**options)
-            return MSRBanzhaf(seed=seed, **options)
-    except TypeError as exc:
-        raise MethodError(f"bad options for method {method!r}: {exc}") from exc
-    raise MethodError(f"unknown valuation method {method!r}; choose one of {METHOD_NAMES}")
+__all__ = ["make_method", "shapley_values", "value"]
 
 
 def value(

@@ -1,18 +1,33 @@
-"""Model-based coalition utility: the score of the FedAvg model a coalition's updates would build.
+"""Model-based coalition utility: the score of the model a coalition's updates would build.
 
-A coalition ``S`` of participants is worth the validation score of
+A coalition ``S`` of participants is worth the validation score of a model built from the
+previous global model ``θ_prev`` and its members' updates ``Δ_i``. Nothing is retrained: a
+coalition model is a weighted sum of uploaded tensors. The round's aggregation rule gives each
+participant a coefficient ``c_i`` and a normaliser ``h_i`` (FedAvg: both its capped sample
+count ``n_i``; q-FFL: see :mod:`valuation.local_loss`), and ``coalition_model`` says which total
+a coalition divides by:
 
-    θ_S = θ_prev + Σ_{i∈S} n_i Δ_i / Σ_{i∈S} n_i          (θ_∅ = θ_prev)
+``"fixed_weights"`` (default)
+    ``θ_S = θ_prev + Σ_{i∈S} c_i Δ_i / Σ_{j∈N} h_j`` — every member keeps the weight it has in
+    the round's aggregate, so θ_N is the aggregate and a coalition is the aggregate with the
+    other members' terms removed. A zero update then changes no coalition's model: it is a
+    null player and its Shapley value is exactly 0, and an identity's weight grows with its
+    own data only.
+``"reweighted"``
+    ``θ_S = θ_prev + Σ_{i∈S} c_i Δ_i / Σ_{i∈S} h_i`` — each coalition is aggregated as if it
+    were the whole round (the utility of earlier releases). A near-zero update shrinks the
+    step of every coalition it joins, which on non-IID data often scores better, so it is
+    paid for noise; and a coalition of small identities takes a full step, so splitting data
+    over identities pays (see docs/valuation.md).
 
-where ``Δ_i`` is participant ``i``'s update and ``n_i`` its (capped) sample count. Nothing is
-retrained: a coalition model is a weighted sum of uploaded tensors.
+``θ_∅ = θ_prev`` in both.
 
 Two paths compute the same numbers:
 
 * :meth:`ModelUtility.__call__` — one coalition at a time: build θ_S, run the model. Simple,
   and the reference the batched path is tested against.
 * :meth:`ModelUtility.evaluate_many` — many coalitions at once. Every coalition's parameters are
-  ``θ_prev + w_S · Δ`` with a weight row ``w_S`` (``n_i / Σ_S n_j`` on members, 0 elsewhere), so
+  ``θ_prev + w_S · Δ`` with a weight row ``w_S`` (``c_i / D_S`` on members, 0 elsewhere), so
   stacking the rows ``[1 | w_S]`` of ``C`` coalitions into a ``C×(n+1)`` matrix ``W`` turns
   parameter building into one matrix product per layer. The first layer is linear in its
   weights, hence its output for a coalition is ``W`` times the outputs ``f(X; θ_prev)`` and
@@ -42,12 +57,12 @@ from torch import nn
 from torch.nn import functional
 
 from valuation.architecture import build_module
+from valuation.config import COALITION_MODELS, SCORES, CoalitionModel, Score
 from valuation.errors import GameError
 from valuation.model_spec import ModelSpec, parameter_shapes
 from valuation.utility import Coalition
 
-Score = Literal["accuracy", "neg_loss"]
-SCORES: tuple[str, ...] = ("accuracy", "neg_loss")
+__all__ = ["DEFAULT_CHUNK_BYTES", "SCORES", "UTILITY_ABS_TOLERANCE", "ModelUtility", "Score"]
 
 #: Absolute tolerance for comparing float64 utilities computed on different machines.
 UTILITY_ABS_TOLERANCE = 1e-9
@@ -83,6 +98,25 @@ def _plan(module: nn.Sequential) -> list[_Layer]:
     return steps
 
 
+def _rule_vector(
+    what: str, given: Sequence[float] | None, counts: np.ndarray, *, allow_zero: bool
+) -> np.ndarray:
+    """An aggregation rule's per-participant numbers (default: the sample counts), checked."""
+    if given is None:
+        return counts.copy()
+    vector = np.asarray(given, dtype=np.float64)
+    if vector.shape != counts.shape:
+        raise GameError(f"{vector.shape[0] if vector.ndim else 0} {what} for {counts.size} updates")
+    if (
+        not np.all(np.isfinite(vector))
+        or np.any(vector < 0)
+        or (not allow_zero and np.any(vector <= 0))
+    ):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise GameError(f"{what} must be finite and {bound}, got {vector.tolist()}")
+    return vector
+
+
 def _checked_params(
     what: str, params: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]
 ) -> dict[str, np.ndarray]:
@@ -103,12 +137,15 @@ def _checked_params(
 
 
 class ModelUtility:
-    """Validation score of the FedAvg coalition model; implements the ``Utility`` protocol.
+    """Validation score of a coalition's model; implements the ``Utility`` protocol.
 
     ``score="accuracy"`` is the fraction of correctly classified validation samples;
     ``score="neg_loss"`` is minus the mean cross-entropy (higher is better for both).
-    ``batch_size`` is the number of coalitions per chunk in :meth:`evaluate_many`; by default it
-    is chosen so one chunk's activations fit in :data:`DEFAULT_CHUNK_BYTES`.
+    ``coalition_model`` is ``"fixed_weights"`` or ``"reweighted"`` (module docstring);
+    ``coefficients`` and ``normalizers`` are the aggregation rule's ``c_i`` and ``h_i``
+    (default: both the sample counts, i.e. FedAvg). ``batch_size`` is the number of coalitions
+    per chunk in :meth:`evaluate_many`; by default it is chosen so one chunk's activations fit
+    in :data:`DEFAULT_CHUNK_BYTES`.
     """
 
     def __init__(
@@ -123,7 +160,14 @@ class ModelUtility:
         score: Score = "accuracy",
         dtype: type[np.floating] | np.dtype = np.float64,
         batch_size: int | None = None,
+        coalition_model: CoalitionModel = "fixed_weights",
+        coefficients: Sequence[float] | None = None,
+        normalizers: Sequence[float] | None = None,
     ) -> None:
+        if coalition_model not in COALITION_MODELS:
+            raise GameError(
+                f"unknown coalition model {coalition_model!r}; choose one of {COALITION_MODELS}"
+            )
         if score not in SCORES:
             raise GameError(f"unknown score {score!r}; choose one of {SCORES}")
         if not updates:
@@ -143,7 +187,9 @@ class ModelUtility:
         self.score: Score = score
         self.dtype = np_dtype
         self._torch_dtype = torch.float64 if np_dtype == np.float64 else torch.float32
-        self._counts = counts
+        self.coalition_model: CoalitionModel = coalition_model
+        self._coef = _rule_vector("coefficients", coefficients, counts, allow_zero=True)
+        self._norm = _rule_vector("normalizers", normalizers, counts, allow_zero=False)
         shapes = parameter_shapes(spec)
         self._prev = _checked_params("previous model", prev_params, shapes)
         self._updates = [_checked_params(f"update {i}", u, shapes) for i, u in enumerate(updates)]
@@ -202,7 +248,8 @@ class ModelUtility:
     # -- coalition models ------------------------------------------------------------------
 
     def weights(self, coalitions: Sequence[Coalition]) -> np.ndarray:
-        """The ``C×n`` aggregation weights: row ``c`` holds ``n_i / Σ_{j∈S_c} n_j`` for members."""
+        """The ``C×n`` aggregation weights: row ``c`` holds ``c_i / D_{S_c}`` for members, with
+        ``D_S = Σ_{j∈N} h_j`` (fixed weights) or ``Σ_{j∈S} h_j`` (reweighted)."""
         n = self.n_players
         mask = np.zeros((len(coalitions), n), dtype=np.float64)
         for row, coalition in enumerate(coalitions):
@@ -210,8 +257,10 @@ class ModelUtility:
             if members and (min(members) < 0 or max(members) >= n):
                 raise GameError(f"coalition {sorted(members)} has players outside 0..{n - 1}")
             mask[row, members] = 1.0
-        sized = mask * self._counts
-        totals = sized.sum(axis=1, keepdims=True)
+        sized = mask * self._coef
+        if self.coalition_model == "fixed_weights":
+            return sized / float(np.sum(self._norm))
+        totals = (mask * self._norm).sum(axis=1, keepdims=True)
         return np.divide(sized, totals, out=np.zeros_like(sized), where=totals > 0)
 
     def coalition_params(self, coalition: Coalition) -> dict[str, np.ndarray]:
@@ -219,10 +268,13 @@ class ModelUtility:
         members = sorted(frozenset(coalition))
         if members and (members[0] < 0 or members[-1] >= self.n_players):
             raise GameError(f"coalition {members} has players outside 0..{self.n_players - 1}")
-        total = float(sum(self._counts[i] for i in members))
+        if self.coalition_model == "fixed_weights":
+            total = float(np.sum(self._norm))
+        else:
+            total = float(sum(self._norm[i] for i in members))
         params = {k: v.copy() for k, v in self._prev.items()}
         for i in members:
-            share = self._counts[i] / total
+            share = self._coef[i] / total
             for name, delta in self._updates[i].items():
                 params[name] += share * delta
         return params

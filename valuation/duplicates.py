@@ -15,11 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from valuation.config import DEFAULT_DUPLICATE_THRESHOLD
 from valuation.errors import AllocationError, GameError
 from valuation.utility import Coalition, Utility
 
 
-def duplicate_groups(update_matrix: np.ndarray, threshold: float = 0.99) -> list[list[int]]:
+def duplicate_groups(
+    update_matrix: np.ndarray, threshold: float = DEFAULT_DUPLICATE_THRESHOLD
+) -> list[list[int]]:
     """Groups (of two or more rows) of identical or near-identical updates.
 
     Rows whose bytes are identical (same sha256 of the float64 row) are duplicates, whatever
@@ -67,6 +70,38 @@ def duplicate_groups(update_matrix: np.ndarray, threshold: float = 0.99) -> list
     for i in range(n):
         members.setdefault(find(i), []).append(i)
     return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def later_duplicates(
+    update_matrix: np.ndarray,
+    rank: Sequence[int],
+    threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+) -> list[tuple[int, int, float]]:
+    """The rows that duplicate an earlier-ranked row: ``(row, first, cosine)`` for each.
+
+    Rows are grouped as by :func:`duplicate_groups`; in every group the row with the lowest
+    ``rank`` (e.g. commit order; ties by row index) is the original and every other member is
+    listed with that original and its cosine similarity to it (1.0 for identical bytes).
+    A near-copy is thus credited to whoever committed the update first, never split.
+    """
+    matrix = np.ascontiguousarray(update_matrix, dtype=np.float64)
+    order = [int(r) for r in rank]
+    if len(order) != matrix.shape[0]:
+        raise GameError(f"{len(order)} ranks for {matrix.shape[0]} updates")
+    out: list[tuple[int, int, float]] = []
+    for group in duplicate_groups(matrix, threshold):
+        first = min(group, key=lambda i: (order[i], i))
+        for i in group:
+            if i != first:
+                out.append((i, first, _cosine(matrix[i], matrix[first])))
+    return sorted(out)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if np.array_equal(a, b):
+        return 1.0
+    return float(np.dot(a, b) / norms) if norms > 0 else 0.0
 
 
 def player_units(n_players: int, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:

@@ -8,6 +8,8 @@
     ├── MethodError (ValueError)        unknown method name or an option a method does not take
     ├── ResultError (ValueError)        a ValuationResult whose fields contradict each other
     ├── AllocationError (ValueError)    a budget, value vector, cap or group that cannot be allocated
+    ├── ValuationConfigError (ValueError)  a task's valuation policy with an unknown or
+    │                                   out-of-range setting
     └── ReportError (ValueError)        a valuation report that cannot be read or built
 
 Each subclass also derives from :class:`ValueError`, so callers that only know the built-in
@@ -35,6 +37,10 @@ class ResultError(ValuationError, ValueError):
 
 class AllocationError(ValuationError, ValueError):
     """Values, budget, caps or duplicate groups that cannot be turned into payouts."""
+
+
+class ValuationConfigError(ValuationError, ValueError):
+    """A valuation policy (a task spec's ``valuation`` object) that cannot be used as given."""
 
 
 class ReportError(ValuationError, ValueError):

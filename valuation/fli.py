@@ -53,8 +53,12 @@ class FLIQueues:
         entitlement: float | None = None,
         order_keys: Sequence[Any] | None = None,
         duplicate_groups: Sequence[Sequence[int]] | None = None,
+        cap: int | None = None,
     ) -> np.ndarray:
-        """Pay one round out of ``budget`` and update the queues; returns int64 payouts."""
+        """Pay one round out of ``budget`` and update the queues; returns int64 payouts.
+
+        ``cap`` (optional) bounds every payout on top of what each participant is owed.
+        """
         v = np.maximum(np.asarray(values, dtype=np.float64), 0.0)
         if v.shape != self.regret.shape or not np.all(np.isfinite(v)):
             raise AllocationError(f"values must be {self.regret.shape[0]} finite numbers")
@@ -66,6 +70,8 @@ class FLIQueues:
         owed = self.regret + earned
         priority = owed * (1.0 + self.waiting_weight * self.waiting)
         caps = np.array([math.ceil(o) for o in owed], dtype=np.int64)
+        if cap is not None:
+            caps = np.minimum(caps, int(cap))
         payouts = allocate(
             priority,
             budget,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import sys
+from typing import Any
 
 import click
 
 from devnet.process import ENGINES
 from fedmarket.options import json_option
+from fedmarket.ui import echo, emit_json, spinner
 from marketplace.settings import Settings
-
-TOKEN_UNIT = 10**18
+from marketplace.units import amount_json, format_amount
 
 
 @click.group()
@@ -24,7 +25,10 @@ def devnet() -> None:
 
 @devnet.command()
 @click.option(
-    "--port", type=int, default=None, help="Port for the JSON-RPC endpoint [default: 8545]."
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port for the JSON-RPC endpoint [default: the running devnet's, else 8545].",
 )
 @click.option(
     "--host",
@@ -39,59 +43,75 @@ def up(port: int | None, host: str, engine: str, as_json: bool) -> None:
     from devnet import manager
 
     settings = Settings.from_env()
-    result = manager.up(settings, engine=engine, port=port, host=host)
+    with spinner("starting the devnet and deploying the contracts"):
+        result = manager.up(settings, engine=engine, port=port, host=host)
     if as_json:
-        click.echo(json.dumps(_public_status(manager.status(settings))))
+        emit_json(_public_status(manager.status(settings)))
     else:
-        click.echo(result.describe())
+        echo(result.describe())
 
 
 @devnet.command()
-def down() -> None:
+@json_option('One object: {"stopped": true|false}.')
+def down(as_json: bool) -> None:
     """Stop the chain; its state is kept for the next `up`."""
     from devnet import manager
 
-    if manager.down(Settings.from_env()):
-        click.echo("devnet stopped (state kept; `fedmarket devnet up` restores it)")
+    stopped = manager.down(Settings.from_env())
+    if as_json:
+        emit_json({"stopped": stopped})
+    elif stopped:
+        echo("devnet stopped (state kept; `fedmarket devnet up` restores it)")
     else:
-        click.echo("no devnet was running")
+        echo("no devnet was running")
 
 
 @devnet.command()
-@json_option("One JSON object, for scripts.")
+@json_option("One JSON object, for scripts (amounts exact).")
 def status(as_json: bool) -> None:
     """Show the head block, contract addresses and dev-account balances."""
     from devnet import manager
 
     info = manager.status(Settings.from_env())
     if as_json:
-        click.echo(json.dumps(_public_status(info)))
+        emit_json(_public_status(info))
         return
-    click.echo(f"rpc_url      {info['rpc_url']}  (engine {info['engine']}, pid {info['pid']})")
-    click.echo(f"chain_id     {info['chain_id']}")
-    click.echo(f"block        {info['block']}")
+    echo(f"rpc_url      {info['rpc_url']}  (engine {info['engine']}, pid {info['pid']})")
+    echo(f"chain_id     {info['chain_id']}")
+    echo(f"block        {info['block']}")
     for name, address in info["contracts"].items():
-        click.echo(f"{name:<12} {address}")
-    click.echo("accounts")
+        echo(f"{name:<12} {address}")
+    echo("accounts")
     for acct in info["accounts"]:
-        eth = acct["eth"] / TOKEN_UNIT
-        tokens = acct["tokens"] / TOKEN_UNIT
-        click.echo(f"  {acct['address']}  {eth:>14,.4f} ETH  {tokens:>16,.2f} FMT")
+        eth = format_amount(acct["eth"], symbol="ETH")
+        tokens = format_amount(acct["tokens"])
+        echo(f"  {acct['address']}  {eth:>18}  {tokens:>18}")
 
 
 @devnet.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def reset(yes: bool) -> None:
+@json_option('One object: {"reset": true}.')
+def reset(yes: bool, as_json: bool) -> None:
     """Stop the chain and delete its state and deployments."""
     from devnet import manager
 
     settings = Settings.from_env()
     if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("pass --yes to reset without a terminal to confirm on")
         click.confirm(f"Delete all devnet state under {settings.devnet_dir}?", abort=True)
     manager.reset(settings)
-    click.echo("devnet reset")
+    if as_json:
+        emit_json({"reset": True})
+    else:
+        echo("devnet reset")
 
 
-def _public_status(info: dict[str, object]) -> dict[str, object]:
-    keys = ("rpc_url", "chain_id", "block", "pid", "contracts", "engine", "accounts")
-    return {k: info[k] for k in keys}
+def _public_status(info: dict[str, Any]) -> dict[str, Any]:
+    keys = ("rpc_url", "chain_id", "block", "pid", "contracts", "engine")
+    out = {k: info[k] for k in keys}
+    out["accounts"] = [
+        {"address": a["address"], "eth": amount_json(a["eth"]), "tokens": amount_json(a["tokens"])}
+        for a in info["accounts"]
+    ]
+    return out

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from fedmarket.context import make_client
 from fedmarket.options import json_option, key_option, rpc_url_option
+from fedmarket.ui import echo, emit_json, spinner
 from marketplace.settings import Settings
 from marketplace.storage import open_store
-from marketplace.units import from_units
+from marketplace.units import format_amount
 
 _MOVED_JSON = 'One object: {"action", "task_id", "account", "amount", "rounds", "tx_hash"}.'
 
@@ -26,14 +25,16 @@ def claim(task_id: int, key: str, rpc_url: str | None, as_json: bool) -> None:
 
     settings = Settings.from_env()
     client = make_client(settings, key=key, rpc_url=rpc_url)
-    moved = claim_rewards(client, open_store(settings), task_id)
+    with spinner(f"claiming from task {task_id}"):
+        moved = claim_rewards(client, open_store(settings), task_id)
     if as_json:
-        click.echo(json.dumps(moved.to_json()))
-    else:
-        rounds = ", ".join(str(r) for r in moved.rounds)
-        click.echo(
-            f"claimed {from_units(moved.amount)} FMT from task {task_id} (round(s) {rounds})"
-        )
+        emit_json(moved.to_json())
+        return
+    rounds = ", ".join(str(r) for r in moved.rounds)
+    echo(
+        f"claimed {format_amount(moved.amount)} from task {task_id} (round(s) {rounds}) "
+        f"to {moved.account}"
+    )
 
 
 @click.command()
@@ -57,21 +58,23 @@ def withdraw(
         raise click.UsageError("pass either --task N (a stake) or --credits (bonds), not both")
     client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
     if task_id is None:
-        moved = [withdraw_credits(client)]
+        with spinner("withdrawing credited bonds"):
+            moved = [withdraw_credits(client)]
     else:
-        moved = collect_challenges(client, task_id)
-        try:
-            moved.append(withdraw_stake(client, task_id))
-        except ProtocolError:
-            if not moved:
-                raise
+        with spinner(f"withdrawing from task {task_id}"):
+            moved = collect_challenges(client, task_id)
+            try:
+                moved.append(withdraw_stake(client, task_id))
+            except ProtocolError:
+                if not moved:
+                    raise
     for m in moved:
         if as_json:
-            click.echo(json.dumps(m.to_json()))
+            emit_json(m.to_json())
         elif m.action == "withdraw_stake":
-            click.echo(f"withdrew a stake of {from_units(m.amount)} FMT from task {task_id}")
+            echo(f"withdrew a stake of {format_amount(m.amount)} from task {task_id}")
         elif m.action == "collect_challenge":
-            click.echo(f"collected {from_units(m.amount)} FMT from the challenge of round "
-                       f"{m.rounds[0]} of task {task_id}")  # fmt: skip
+            echo(f"collected {format_amount(m.amount)} from the challenge of round "
+                 f"{m.rounds[0]} of task {task_id}")  # fmt: skip
         else:
-            click.echo(f"withdrew {from_units(m.amount)} FMT of credited bonds")
+            echo(f"withdrew {format_amount(m.amount)} of credited bonds to {m.account}")

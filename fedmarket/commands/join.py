@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from fedmarket.context import make_client
-from fedmarket.options import key_option, rpc_url_option, task_option
+from fedmarket.options import TOKENS, json_option, key_option, rpc_url_option, task_option
+from fedmarket.ui import bar_progress, echo, emit_json, event_printer, spinner
+from marketplace.errors import ConfigError
 from marketplace.settings import Settings
 from marketplace.storage import open_store
-from marketplace.units import to_units
+from marketplace.units import amount_json, format_amount
 
 
 @click.command()
@@ -21,10 +22,10 @@ from marketplace.units import to_units
     "--data",
     "data_path",
     required=True,
-    type=click.Path(exists=True),
-    help="Your training data: .npz (X, y) or .csv (label column 'label').",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Your training data: .npz (arrays X, y) or .csv (a 'label' column); see README.",
 )
-@click.option("--stake", default=None, help="Stake in tokens (default: the task's minimum).")
+@click.option("--stake", default=None, type=TOKENS, help="Stake in tokens (default: the minimum).")
 @click.option(
     "--behaviour",
     default="honest",
@@ -49,73 +50,72 @@ from marketplace.units import to_units
 )
 @rpc_url_option
 @click.option("--timeout", default=None, type=float, help="Give up after this many seconds.")
-@click.option("--quiet", is_flag=True, help="No training progress output.")
+@click.option("--quiet", is_flag=True, help="No training progress bar.")
+@json_option("One JSON object per event, one per line (see README, JSON output).")
 def join(
     task_id: int,
     key: str,
     data_path: str,
-    stake: str | None,
+    stake: int | None,
     behaviour: str,
     latency: float,
     max_slash_bps: int,
     rpc_url: str | None,
     timeout: float | None,
     quiet: bool,
+    as_json: bool,
 ) -> None:
-    """Stake, then train and submit every round until the task ends; claim the rewards."""
+    """Stake, then train and submit every round until the task ends; claim the rewards.
+
+    Everything is checked before the stake is sent: the task takes participants, the data fits
+    its model (features per sample, labels), the stake is at least the task's minimum and the
+    account holds it. Start participants before (or while) the aggregator waits for them.
+    """
     from marketplace.protocol.dataset import load_csv, load_npz
+    from marketplace.protocol.ledger_lookup import task_facts
+    from marketplace.protocol.task_spec import TaskSpec, fit_to_model
     from participant.behaviours import parse_behaviour
     from participant.node import JoinPolicy, ParticipantNode
+    from participant.participation import check_join
 
     settings = Settings.from_env()
+    try:
+        chosen = parse_behaviour(behaviour)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--behaviour'") from None
+    suffix = Path(data_path).suffix.lower()
+    if suffix not in (".npz", ".csv"):
+        raise ConfigError(
+            f"{data_path}: unknown data format {suffix or '(no suffix)'}",
+            hint="use .npz with arrays X and y, or .csv with a 'label' column",
+        )
     client = make_client(settings, key=key, rpc_url=rpc_url)
-    data = load_csv(data_path) if data_path.endswith(".csv") else load_npz(data_path)
-    node = ParticipantNode(
-        client, open_store(settings), task_id, data, parse_behaviour(behaviour),
-        stake=to_units(stake) if stake is not None else None,
-        policy=JoinPolicy(latency_s=latency, max_slash_bps=max_slash_bps),
-        log=lambda msg: click.echo(f"{time.strftime('%H:%M:%S')} [{client.address[:10]}] {msg}"),
-        progress=None if quiet else _epoch_printer(),
-    )  # fmt: skip
+    store = open_store(settings)
+    facts = task_facts(client, task_id)
+    spec = TaskSpec.from_json(store.cat_bytes(facts.spec_cid))
+    data = load_csv(data_path) if suffix == ".csv" else load_npz(data_path)
+    data = fit_to_model(data, spec.model, data_path, f"task {task_id}")
+    policy = JoinPolicy(latency_s=latency, max_slash_bps=max_slash_bps)
+    if not client.participant(task_id, client.address)["joined"]:
+        stake = check_join(client, facts, stake, policy)
+    with spinner("loading the model and warming up the trainer"):
+        node = ParticipantNode(
+            client, store, task_id, data, chosen, stake=stake, policy=policy,
+            log=event_printer(as_json, f"[{client.address[:10]}] "),
+            progress=None if quiet or as_json else bar_progress("training"),
+        )  # fmt: skip
     summary = node.run(timeout=timeout)
-    click.echo(
-        f"done: committed {len(summary.committed)} rounds, revealed "
-        f"{len(summary.revealed)}, claimed {summary.claimed} token units, stake returned "
-        f"{summary.stake_returned}"
+    if as_json:
+        emit_json({
+            "event": "done", "task_id": task_id, "participant": client.address,
+            "committed": summary.committed, "revealed": summary.revealed,
+            "skipped": summary.skipped, "claimed": amount_json(summary.claimed),
+            "claimed_rounds": summary.claimed_rounds,
+            "stake_returned": amount_json(summary.stake_returned),
+        })  # fmt: skip
+        return
+    echo(
+        f"done: committed {len(summary.committed)} rounds, revealed {len(summary.revealed)}, "
+        f"claimed {format_amount(summary.claimed)}, stake returned "
+        f"{format_amount(summary.stake_returned)}"
     )
-
-
-def _epoch_printer() -> Callable[[int, int], None]:
-    """Training progress: a rich progress bar on a terminal, one line per epoch otherwise."""
-    import sys
-
-    if not sys.stderr.isatty():
-
-        def line(done: int, total: int) -> None:
-            click.echo(f"  training epoch {done}/{total}", err=True)
-
-        return line
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-
-    bar = Progress(
-        TextColumn("training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    state: dict[str, TaskID] = {}
-
-    def show(done: int, total: int) -> None:
-        if done == 1 or "task" not in state:  # a new round's training starts
-            if "task" in state:
-                bar.remove_task(state["task"])
-            bar.start()
-            state["task"] = bar.add_task("epochs", total=total)
-        bar.update(state["task"], completed=done)
-        if done == total:
-            bar.stop()
-
-    return show

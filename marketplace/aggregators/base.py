@@ -18,22 +18,38 @@ Update = dict[str, np.ndarray]
 
 
 class Aggregator(ABC):
-    """Turns ``n`` updates and their sample counts into one aggregated update."""
+    """Turns ``n`` updates and their sample counts into one aggregated update.
+
+    A *linear* rule — the aggregate is ``Σ c_i Δ_i / Σ h_i`` — also says so through
+    :meth:`coalition_rule`, so that the valuation builds every coalition's model by the same
+    rule (FedAvg, q-FFL). A rule that needs each participant's loss (q-FFL) sets
+    ``needs_losses`` and gets them as ``losses``.
+    """
 
     name: ClassVar[str]
     """Registry name, also written into valuation reports."""
 
+    needs_losses: ClassVar[bool] = False
+    """True when :meth:`aggregate` needs each participant's loss at the global model."""
+
     def aggregate(
-        self, updates: Sequence[Mapping[str, np.ndarray]], num_samples: Sequence[int]
+        self,
+        updates: Sequence[Mapping[str, np.ndarray]],
+        num_samples: Sequence[int],
+        losses: Sequence[float] | None = None,
     ) -> Update:
         """The aggregated update (float32, same names and shapes as the inputs).
 
         Raises ValueError for an empty round, mismatched names or shapes, or a ``num_samples``
-        of the wrong length or with negative entries.
+        of the wrong length or with negative entries (or missing ``losses`` when needed).
         """
         stacked = stack_updates(updates)
         counts = check_num_samples(num_samples, len(updates))
-        combined = self._combine(stacked, counts)
+        rule = self.coalition_rule(updates, num_samples, losses)
+        if rule is not None:
+            combined = linear_combine(stacked, *rule)
+        else:
+            combined = self._combine(stacked, counts)
         return {
             name: np.asarray(v, dtype=np.float64).astype(np.float32) for name, v in combined.items()
         }
@@ -43,6 +59,15 @@ class Aggregator(ABC):
         self, stacked: dict[str, np.ndarray], num_samples: np.ndarray
     ) -> dict[str, np.ndarray]:
         """Combine ``stacked[name]`` (float64, shape ``(n, *shape)``) into float64 arrays."""
+
+    def coalition_rule(
+        self,
+        updates: Sequence[Mapping[str, np.ndarray]],
+        num_samples: Sequence[int],
+        losses: Sequence[float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(c, h)`` when the aggregate is ``Σ c_i Δ_i / Σ h_i``; ``None`` for other rules."""
+        return None
 
     def params(self) -> dict[str, Any]:
         """The aggregator's parameters, for reports and :func:`get_aggregator` round trips."""
@@ -95,6 +120,22 @@ def check_num_samples(num_samples: Sequence[int], n: int) -> np.ndarray:
     if (counts < 0).any():
         raise ValueError("sample counts must be non-negative")
     return counts
+
+
+def linear_combine(
+    stacked: Mapping[str, np.ndarray], coefficients: np.ndarray, normalizers: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``Σ c_i Δ_i / Σ h_i`` per tensor in float64, accumulated in participant order."""
+    total = float(np.sum(np.asarray(normalizers, dtype=np.float64)))
+    if not total > 0:
+        raise ValueError("the aggregation weights sum to zero")
+    out: dict[str, np.ndarray] = {}
+    for name, values in stacked.items():
+        acc = np.zeros(values.shape[1:], dtype=np.float64)
+        for c, delta in zip(np.asarray(coefficients, dtype=np.float64), values, strict=True):
+            acc += np.float64(c) * delta
+        out[name] = acc / np.float64(total)
+    return out
 
 
 def flatten(stacked: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from marketplace.aggregators.base import Aggregator
+from marketplace.aggregators.base import Aggregator, check_num_samples, linear_combine
 
 
 class FedAvg(Aggregator):
@@ -35,17 +36,22 @@ class FedAvg(Aggregator):
     def _combine(
         self, stacked: dict[str, np.ndarray], num_samples: np.ndarray
     ) -> dict[str, np.ndarray]:
-        weights = self.weights(num_samples)
-        total = int(weights.sum())
-        if total <= 0:
+        weights = self.weights(num_samples).astype(np.float64)
+        if not weights.sum() > 0:
             raise ValueError("FedAvg needs a positive total sample count")
-        out: dict[str, np.ndarray] = {}
-        for name, values in stacked.items():
-            acc = np.zeros(values.shape[1:], dtype=np.float64)
-            for w, delta in zip(weights, values, strict=True):
-                acc += np.float64(w) * delta
-            out[name] = acc / np.float64(total)
-        return out
+        return linear_combine(stacked, weights, weights)
+
+    def coalition_rule(
+        self,
+        updates: Sequence[Mapping[str, np.ndarray]],
+        num_samples: Sequence[int],
+        losses: Sequence[float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``c = h = n`` (capped): the valuation's coalitions weigh members by the same counts."""
+        weights = self.weights(check_num_samples(num_samples, len(updates))).astype(np.float64)
+        if not weights.sum() > 0:
+            raise ValueError("FedAvg needs a positive total sample count")
+        return weights, weights.copy()
 
     def params(self) -> dict[str, Any]:
         return {} if self.max_samples is None else {"max_samples": self.max_samples}

@@ -8,11 +8,12 @@ from marketplace.aggregators.base import Aggregator
 from marketplace.aggregators.fedavg import FedAvg
 from marketplace.aggregators.krum import Krum
 from marketplace.aggregators.median import Median
+from marketplace.aggregators.qffl import QFFL
 from marketplace.aggregators.trimmed_mean import TrimmedMean
 from marketplace.errors import ConfigError
 
 AGGREGATORS: dict[str, type[Aggregator]] = {
-    cls.name: cls for cls in (FedAvg, Median, TrimmedMean, Krum)
+    cls.name: cls for cls in (FedAvg, Median, TrimmedMean, Krum, QFFL)
 }
 """Registry name → class."""
 

@@ -34,6 +34,7 @@ from marketplace.chain.structs import (
 )
 from marketplace.chain.transactor import GasLog, Transactor, TxReceipt
 from marketplace.errors import ChainError, ConfigError
+from marketplace.units import format_amount
 
 
 class MarketplaceClient:
@@ -292,6 +293,7 @@ class MarketplaceClient:
         have = self.balance()
         if have < amount:
             raise ChainError(
-                f"{self.address} holds {have} token units but {what} needs {amount}",
-                hint="fund the account (on the devnet: `fedmarket account fund ADDRESS`)",
+                f"{self.address} holds {format_amount(have)} but {what} needs "
+                f"{format_amount(amount)}",
+                hint="fund the account; on the devnet: `fedmarket account fund NAME`",
             )

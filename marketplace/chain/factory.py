@@ -1,14 +1,15 @@
 """A ready Marketplace client from settings: endpoint, contract addresses and the user's key.
 
 Every caller resolves the chain the same way: an explicit ``rpc_url`` beats FEDMARKET_RPC_URL
-beats the devnet's deployments file; the Marketplace address comes from the argument or the
-deployments file.
+beats the devnet's deployments file; the Marketplace address likewise comes from the argument,
+FEDMARKET_MARKETPLACE or the deployments file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from marketplace.chain.addresses import parse_address
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.deployments import Deployments
 from marketplace.chain.keystore import load_account, resolve_keystore
@@ -37,12 +38,18 @@ def make_client(
     url = rpc_url or settings.rpc_url or (deployments.rpc_url if deployments else None)
     if url is None:
         raise ConfigError(
-            "no chain configured",
-            hint="run `fedmarket devnet up`, or pass --rpc-url and --marketplace",
+            "no chain configured: this home has no devnet and FEDMARKET_RPC_URL is not set",
+            hint="run `fedmarket devnet up`, or set FEDMARKET_RPC_URL and FEDMARKET_MARKETPLACE",
         )
-    address = marketplace or (deployments.marketplace if deployments else None)
+    address = (
+        marketplace or settings.marketplace or (deployments.marketplace if deployments else None)
+    )
     if address is None:
-        raise ConfigError("no Marketplace address known", hint="pass --marketplace ADDRESS")
+        raise ConfigError(
+            "no Marketplace address known for this chain",
+            hint="set FEDMARKET_MARKETPLACE to the contract's address",
+        )
+    address = parse_address(address)
     w3 = connect(url)
     account = None
     if key is not None:

@@ -1,4 +1,8 @@
-"""Decoding reverts (custom errors, `Error(string)`, panics) into :class:`ContractRevert`."""
+"""Decoding reverts (custom errors, `Error(string)`, panics) into :class:`ContractRevert`.
+
+The decoded error carries its sentence and hint from the revert table
+(:mod:`marketplace.chain.revert_messages`), so every caller shows the same words.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector
 
+from marketplace.chain.revert_messages import explain
 from marketplace.errors import ContractRevert
 
 _ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
@@ -25,40 +30,55 @@ class RevertDecoder:
     """Maps revert data to named errors using the custom errors declared in ABIs."""
 
     def __init__(self, *abis: list[dict[str, Any]]) -> None:
-        self._errors: dict[bytes, tuple[str, list[str]]] = {}
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
         for abi in abis:
             for item in abi:
                 if item.get("type") != "error":
                     continue
-                types = [_abi_type(p) for p in item.get("inputs", [])]
+                inputs = item.get("inputs", [])
+                types = [_abi_type(p) for p in inputs]
+                names = [str(p.get("name") or f"arg{i}") for i, p in enumerate(inputs)]
                 signature = f"{item['name']}({','.join(types)})"
                 self._errors[function_signature_to_4byte_selector(signature)] = (
                     item["name"],
                     types,
+                    names,
                 )
 
     def decode(self, data: bytes | str | None, *, function: str = "") -> ContractRevert:
         """The named revert for ``data`` (hex string or bytes); unknown data stays readable."""
         raw = _to_bytes(data)
         if len(raw) < 4:
-            return ContractRevert("Reverted", (), function=function)
+            return named_revert("Reverted", [], [], (), function)
         selector, body = raw[:4], raw[4:]
         try:
             if selector == _ERROR_STRING:
-                return ContractRevert(
-                    "Error", tuple(abi_decode(["string"], body)), function=function
-                )
+                values = abi_decode(["string"], body)
+                return named_revert("Error", ["string"], ["message"], values, function)
             if selector == _PANIC:
-                return ContractRevert(
-                    "Panic", tuple(abi_decode(["uint256"], body)), function=function
-                )
+                values = abi_decode(["uint256"], body)
+                return named_revert("Panic", ["uint256"], ["code"], values, function)
             if selector in self._errors:
-                name, types = self._errors[selector]
+                name, types, names = self._errors[selector]
                 values = abi_decode(types, body)
-                return ContractRevert(name, tuple(_readable(v) for v in values), function=function)
+                return named_revert(name, types, names, values, function)
         except Exception:  # malformed revert data: report the selector rather than crash
             pass
         return ContractRevert(f"UnknownError(0x{selector.hex()})", (), function=function)
+
+
+def named_revert(
+    name: str, types: list[str], names: list[str], values: Any, function: str = ""
+) -> ContractRevert:
+    """A ContractRevert with its sentence and hint from the revert table."""
+    args = tuple(_readable(v) for v in values)
+    explained = explain(
+        name, dict(zip(names, zip(types, args, strict=True), strict=True)), function
+    )
+    if explained is None:
+        return ContractRevert(name, args, function=function)
+    message, hint = explained
+    return ContractRevert(name, args, function=function, message=message, hint=hint)
 
 
 def _readable(value: Any) -> Any:

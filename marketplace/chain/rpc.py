@@ -25,5 +25,6 @@ def ensure_reachable(w3: Web3, rpc_url: str) -> int:
     except Exception as exc:  # requests/urllib3/socket errors vary by platform
         raise ChainError(
             f"no Ethereum JSON-RPC endpoint answers at {rpc_url} ({type(exc).__name__})",
-            hint="start one with `fedmarket devnet up` or pass --rpc-url",
+            hint="start the devnet with `fedmarket devnet up`, or set FEDMARKET_RPC_URL to a "
+            "running node",
         ) from exc

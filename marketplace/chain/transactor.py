@@ -18,7 +18,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.types import TxParams
 
-from marketplace.chain.reverts import RevertDecoder, revert_data_from_exception
+from marketplace.chain.reverts import RevertDecoder, named_revert, revert_data_from_exception
 from marketplace.errors import ChainError, ContractRevert
 
 
@@ -189,11 +189,11 @@ class Transactor:
             self.w3.eth.call(call_tx, raw["blockNumber"] - 1)  # type: ignore[arg-type]
         except Exception as exc:
             return self._revert(exc, label)
-        return ContractRevert("Reverted", (), function=label)
+        return named_revert("Reverted", [], [], (), label)
 
     def _revert(self, exc: BaseException, label: str) -> ContractRevert:
         data = revert_data_from_exception(exc)
         if data is None:
-            message = str(exc)
-            return ContractRevert("Error", (message,), function=label)
+            message = " ".join(str(exc).split())  # node messages may span lines
+            return named_revert("Error", ["string"], ["message"], (message,), label)
         return self.decoder.decode(data, function=label)

@@ -39,6 +39,7 @@ class RoundLedger:
     reveal_deadline: int = 0
     settle_deadline: int = 0
     commits: dict[str, str] = field(default_factory=dict)  # participant -> commitment
+    commit_order: list[str] = field(default_factory=list)  # participants, Committed event order
     reveals: dict[str, dict[str, Any]] = field(default_factory=dict)
     settlement: dict[str, Any] | None = None  # the aggregator's (RoundSettled)
     challengers: dict[str, Challenger] = field(default_factory=dict)
@@ -229,6 +230,8 @@ def _round_opened(ledger: Ledger, e: ChainEvent, a: dict[str, Any]) -> None:
 def _committed(ledger: Ledger, e: ChainEvent, a: dict[str, Any]) -> None:
     rl = _round_of(ledger, a)
     rl.commits[str(a["participant"])] = str(a["commitment"])
+    if str(a["participant"]) not in rl.commit_order:
+        rl.commit_order.append(str(a["participant"]))
     rl.anchor_block = e.block_number
 
 

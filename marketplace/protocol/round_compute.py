@@ -1,9 +1,11 @@
 """One round's computation, shared by the coordinator (to settle) and the audit (to check).
 
-``gather_inputs`` reads what the chain fixed for a round (its global model, the reveals, the
-seed); ``compute_round`` fetches and screens the updates, aggregates them into the new global
-model, values every accepted participant, turns values into integer payouts and builds this
-round's payout Merkle root and the round report (a root covers its own round only).
+``gather_inputs`` reads what the chain fixed for a round (its global model, the reveals in
+commit order, the seed) and the valuation state the previous effective report carried;
+``compute_round`` fetches and screens the updates (exact and near copies go to their earliest
+committer), aggregates them into the new global model, values every accepted participant with
+coalition models built by the same aggregation rule, turns values into integer payouts and
+builds this round's payout Merkle root and the round report (a root covers its own round only).
 Everything is a deterministic function of those inputs, so an auditor running the same code
 on the same public artifacts reproduces the same CIDs and amounts.
 """
@@ -26,16 +28,18 @@ from marketplace.errors import CorruptContent, FedmarketError, ProtocolError
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts
 from marketplace.protocol.merkle import PayoutTree
-from marketplace.protocol.round_report import RoundReport, SubmissionRecord
+from marketplace.protocol.payouts import load_report
+from marketplace.protocol.round_report import RoundReport, SubmissionRecord, SubmissionStatus
 from marketplace.protocol.task_spec import TaskSpec
-from marketplace.protocol.update_checks import CandidateUpdate, screen_updates
-from marketplace.protocol.valuation_step import Validation, value_round
+from marketplace.protocol.update_checks import CandidateUpdate, RejectionReason, screen_updates
+from marketplace.protocol.valuation_step import Validation, near_duplicates, value_round
 from marketplace.protocol.weights import decode_weights, encode_weights, sha256_hex
 from marketplace.storage import (  # compute_cid: CIDs without writing (audit)
     ContentStore,
     compute_cid,
 )
 from valuation.architecture import forward
+from valuation.local_loss import disagreement_losses
 from valuation.model_spec import ModelSpec, parameter_shapes
 from valuation.report import InputDigests
 
@@ -53,9 +57,9 @@ class Reveal:
 #: Rejection reason for an all-zero update (the free-rider that returns the global model
 #: unchanged). Aggregated, it would only shrink the honest step, which the coalition utility
 #: can reward by chance; it carries no information, so it is neither aggregated nor paid.
-EMPTY_UPDATE = "empty_update"
+EMPTY_UPDATE = RejectionReason.EMPTY_UPDATE
 #: Rejection reason for a CID already revealed in an earlier round (copied or replayed).
-REPLAYED_CID = "replayed_cid"
+REPLAYED_CID = RejectionReason.REPLAYED_CID
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class RoundInputs:
     seed_source: dict[str, Any]
     round_budget: int
     previous_report_cid: str  # the previous round's effective report ("" for round 1)
+    commit_order: tuple[str, ...] = ()  # participants in Committed-event (chain) order
+    previous_evidence: dict[str, Any] | None = None  # valuation state of the last valued round
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class RoundOutcome:
     accepted_updates: dict[str, dict[str, np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    evidence: dict[str, Any] | None = None  # the valuation state the next round starts from
 
 
 def derive_seed(task_id: int, round_: int, block_hash: bytes) -> int:
@@ -114,7 +121,37 @@ def gather_inputs(
 ) -> RoundInputs:
     """Read a round's fixed inputs from the chain's events."""
     ledger = Ledger.from_events(task_id, client.task_events(task_id, facts.created_block))
-    return inputs_from_ledger(client.w3, ledger, round_, spec, marketplace=client.market.address)
+    return inputs_from_ledger(
+        client.w3,
+        ledger,
+        round_,
+        spec,
+        marketplace=client.market.address,
+        previous_evidence=carried_evidence(ledger, store, round_),
+    )
+
+
+def carried_evidence(ledger: Ledger, store: ContentStore, round_: int) -> dict[str, Any] | None:
+    """The valuation state carried into ``round_``: the one in the effective reports before it
+    (as settled, or as the arbiter corrected them)."""
+    previous = ledger.effective_before(round_)
+    previous_cid = str(previous.effective["report_cid"]) if previous and previous.effective else ""
+    return evidence_before(store, previous_cid)
+
+
+def evidence_before(store: ContentStore, report_cid: str) -> dict[str, Any] | None:
+    """The valuation state after the latest valued round up to report ``report_cid``.
+
+    Follows ``previous_report_cid`` back past rounds that valued nobody; ``None`` before the
+    first valued round (and for reports written before the state existed).
+    """
+    while report_cid:
+        report = load_report(store, report_cid)
+        if report.valuation is not None:
+            state = report.valuation.get("state")
+            return None if state is None else dict(state)
+        report_cid = report.previous_report_cid
+    return None
 
 
 def inputs_from_ledger(
@@ -124,9 +161,11 @@ def inputs_from_ledger(
     spec: TaskSpec,
     *,
     marketplace: str,
+    previous_evidence: Mapping[str, Any] | None,
 ) -> RoundInputs:
     """A round's inputs from the event ledger (the coordinator, the arbiter and the audit all
-    start from these)."""
+    start from these; ``previous_evidence`` is the valuation state carried into this round:
+    :func:`evidence_before` of the previous effective report, or the audit's own)."""
     rl = ledger.rounds.get(round_)
     if rl is None or not rl.global_model_cid:
         raise ProtocolError(f"round {round_} of task {ledger.task_id} was never opened")
@@ -159,6 +198,8 @@ def inputs_from_ledger(
         seed_source={"block_number": rl.anchor_block, "block_hash": "0x" + block_hash.hex()},
         round_budget=int(ledger.params["round_budget"]),
         previous_report_cid=str(previous_effective["report_cid"]) if previous_effective else "",
+        commit_order=tuple(rl.commit_order),
+        previous_evidence=None if previous_evidence is None else dict(previous_evidence),
     )
 
 
@@ -192,7 +233,13 @@ def compute_round(
     prev_params = decode_weights(prev_blob, shapes, max_bytes=spec.max_update_bytes)
     fresh = [r for r in inputs.reveals if r.cid not in inputs.replayed_cids]
     candidates = fetch_candidates(replace(inputs, reveals=fresh), store)
-    accepted, rejected = screen_updates(candidates, spec.model, max_norm=spec.max_update_norm)
+    rank = {p: i for i, p in enumerate(inputs.commit_order)}
+    accepted, rejected = screen_updates(
+        candidates,
+        spec.model,
+        max_norm=spec.max_update_norm,
+        commit_rank=rank if inputs.commit_order else None,
+    )
     rejected_by = {r.participant: (r.reason, r.detail) for r in rejected}
     for reveal in inputs.reveals:
         if reveal.cid in inputs.replayed_cids:
@@ -208,6 +255,17 @@ def compute_round(
                 "model returned unchanged carries no information",
             )
     accepted = [c for c in accepted if c.participant not in rejected_by]
+    players = [c.participant for c in accepted]
+    priority = [rank.get(p, len(rank) + i) for i, p in enumerate(players)]
+    copies = near_duplicates(
+        [c.params for c in accepted if c.params is not None],
+        players,
+        priority,
+        spec.valuation.duplicate_threshold,
+    )
+    for participant, detail in copies.items():
+        rejected_by[participant] = (RejectionReason.NEAR_DUPLICATE, detail)
+    accepted = [c for c in accepted if c.participant not in rejected_by]
     submissions = []
     for reveal in inputs.reveals:
         rej = rejected_by.get(reveal.participant)
@@ -217,7 +275,7 @@ def compute_round(
                 cid=reveal.cid,
                 sha256=reveal.sha256,
                 num_samples=reveal.num_samples,
-                status="rejected" if rej else "accepted",
+                status=SubmissionStatus.REJECTED if rej else SubmissionStatus.ACCEPTED,
                 reason=rej[0] if rej else "",
                 detail=rej[1] if rej else "",
             )
@@ -226,17 +284,26 @@ def compute_round(
     counts = [c.num_samples for c in accepted]
     addresses = [c.participant for c in accepted]
     aggregation: dict[str, Any] = {"aggregator": spec.aggregator}
+    rule: tuple[np.ndarray, np.ndarray] | None = None
     if updates:
         aggregator = get_aggregator(spec.aggregator, **spec.aggregator_params)
+        losses: list[float] | None = None
+        if aggregator.needs_losses:  # q-FFL: each participant's loss, publicly recomputable
+            found = disagreement_losses(spec.model, prev_params, updates, validation.X)
+            losses = [float(x) for x in found]
+            aggregation["losses"] = losses
         try:
-            delta = aggregator.aggregate(updates, counts)
+            delta = aggregator.aggregate(updates, counts, losses)
+            rule = aggregator.coalition_rule(updates, counts, losses)
         except ValueError as exc:  # e.g. Krum needs more than 2f+2 updates
             aggregation = {
                 "aggregator": "fedavg",
                 "fallback_from": spec.aggregator,
                 "reason": str(exc),
             }
-            delta = get_aggregator("fedavg").aggregate(updates, counts)
+            fallback = get_aggregator("fedavg")
+            delta = fallback.aggregate(updates, counts)
+            rule = fallback.coalition_rule(updates, counts)
         new_params = {k: (prev_params[k] + delta[k]).astype(np.float32) for k in sorted(shapes)}
     else:
         new_params = dict(prev_params)
@@ -264,6 +331,10 @@ def compute_round(
                 validation=spec.validation_sha256.lower(),
             ),
             rejected=[(p, reason) for p, (reason, _) in sorted(rejected_by.items())],
+            coefficients=None if rule is None else rule[0].tolist(),
+            normalizers=None if rule is None else rule[1].tolist(),
+            priority=[rank.get(a, len(rank) + i) for i, a in enumerate(addresses)],
+            previous_evidence=inputs.previous_evidence,
         )
         valuation_record = step.record
         unit = step.payout_unit
@@ -308,6 +379,7 @@ def compute_round(
         accuracy=report.accuracy,
         prev_params=prev_params,
         accepted_updates=dict(zip(addresses, updates, strict=True)),
+        evidence=(valuation_record or {}).get("state", inputs.previous_evidence),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from marketplace.errors import ConfigError
@@ -21,17 +22,27 @@ from marketplace.errors import ConfigError
 REPORT_VERSION = 2
 
 
+class SubmissionStatus(StrEnum):
+    """Whether a revealed update went into the round (aggregated and valued) or not."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
 @dataclass(frozen=True)
 class SubmissionRecord:
-    """One revealed update, in participant-address order."""
+    """One revealed update, in participant-address order (``reason`` only when rejected)."""
 
     participant: str
     cid: str
     sha256: str
     num_samples: int
-    status: str  # "accepted" | "rejected"
+    status: SubmissionStatus
     reason: str = ""
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", SubmissionStatus(self.status))
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ class RoundReport:
 
     @property
     def accepted(self) -> list[SubmissionRecord]:
-        return [s for s in self.submissions if s.status == "accepted"]
+        return [s for s in self.submissions if s.status is SubmissionStatus.ACCEPTED]
 
     def contributions(self) -> dict[str, float]:
         """Each valued participant's contribution (Shapley value) in this round."""

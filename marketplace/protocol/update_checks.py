@@ -13,9 +13,14 @@ valuation reports and in the audit, so they never change meaning:
 ``shape_mismatch`` tensor names, shapes or dtypes differ from the model spec
 ``non_finite``     a tensor holds NaN or Inf
 ``norm_bound``     the update's L2 norm exceeds the task's bound
-``duplicate_cid``  two or more participants revealed the same CID; all of them are rejected
-                   (commit-reveal makes copying impossible, so identical CIDs mean collusion or
-                   a replay, and the ledger cannot tell who produced the update)
+``duplicate_cid``  two or more participants revealed the same CID: only the earliest committer
+                   (chain order of the Committed events) is kept; without a commit order all
+                   of them are rejected. Commit-reveal blocks copying within a round unless the
+                   update leaked or the parties collude; whoever committed it first is the only
+                   one who can have had it first.
+``near_duplicate`` the update's cosine similarity with an earlier committer's update reaches the
+                   task's duplicate threshold: a copy plus noise, kept out like an exact copy
+                   (set by the round computation, not by this module)
 ``empty_update``   the update is all zeros (set by the round computation, not by this module)
 ``replayed_cid``   the CID was revealed in an earlier round (set by the round computation)
 =================  ==============================================================================
@@ -27,6 +32,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -41,18 +47,24 @@ from marketplace.errors import (
 )
 from valuation.model_spec import ModelSpec, parameter_shapes
 
-REASONS: tuple[str, ...] = (
-    "fetch_failed",
-    "hash_mismatch",
-    "malformed",
-    "shape_mismatch",
-    "non_finite",
-    "norm_bound",
-    "duplicate_cid",
-    "empty_update",
-    "replayed_cid",
-)
-"""Every rejection reason code (see the module docstring)."""
+
+class RejectionReason(StrEnum):
+    """Why a revealed update was left out of a round (stable codes; see the module docstring)."""
+
+    FETCH_FAILED = "fetch_failed"
+    HASH_MISMATCH = "hash_mismatch"
+    MALFORMED = "malformed"
+    SHAPE_MISMATCH = "shape_mismatch"
+    NON_FINITE = "non_finite"
+    NORM_BOUND = "norm_bound"
+    DUPLICATE_CID = "duplicate_cid"
+    NEAR_DUPLICATE = "near_duplicate"
+    EMPTY_UPDATE = "empty_update"
+    REPLAYED_CID = "replayed_cid"
+
+
+REASONS: tuple[str, ...] = tuple(RejectionReason)
+"""Every rejection reason code, as plain strings."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +72,21 @@ class RejectedUpdate:
     """Why one participant's update was left out of a round's aggregate."""
 
     participant: str
-    reason: str
+    reason: RejectionReason
     detail: str
 
     def __post_init__(self) -> None:
         if self.reason not in REASONS:
             raise ValueError(f"unknown rejection reason {self.reason!r}; choose one of {REASONS}")
+        object.__setattr__(self, "reason", RejectionReason(self.reason))
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready form for valuation reports."""
-        return {"participant": self.participant, "reason": self.reason, "detail": self.detail}
+        return {
+            "participant": self.participant,
+            "reason": str(self.reason),
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,31 +120,37 @@ def update_norm(params: Mapping[str, np.ndarray]) -> float:
 
 def _problem(
     params: Mapping[str, np.ndarray], spec: ModelSpec, max_norm: float
-) -> tuple[str, InvalidUpdate] | None:
+) -> tuple[RejectionReason, InvalidUpdate] | None:
     """The first thing wrong with ``params`` as ``(reason, exception)``, or None."""
     shapes = parameter_shapes(spec)
     if set(params) != set(shapes):
         missing = sorted(set(shapes) - set(params))
         extra = sorted(set(params) - set(shapes))
-        return "shape_mismatch", ShapeMismatch(
+        return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
             f"tensor names differ from the model: missing {missing}, unexpected {extra}"
         )
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray) or value.dtype != np.float32:
             dtype = getattr(value, "dtype", type(value).__name__)
-            return "shape_mismatch", ShapeMismatch(f"{name!r} has dtype {dtype}, expected float32")
+            return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
+                f"{name!r} has dtype {dtype}, expected float32"
+            )
         if value.shape != shape:
-            return "shape_mismatch", ShapeMismatch(
+            return RejectionReason.SHAPE_MISMATCH, ShapeMismatch(
                 f"{name!r} has shape {value.shape}, the model needs {shape}"
             )
     for name in sorted(shapes):
         bad = int(np.count_nonzero(~np.isfinite(params[name])))
         if bad:
-            return "non_finite", NonFiniteWeights(f"{name!r} holds {bad} NaN or Inf value(s)")
+            return RejectionReason.NON_FINITE, NonFiniteWeights(
+                f"{name!r} holds {bad} NaN or Inf value(s)"
+            )
     norm = update_norm(params)
     if norm > max_norm:
-        return "norm_bound", OversizedInput(f"update L2 norm {norm:.6g} exceeds bound {max_norm:g}")
+        return RejectionReason.NORM_BOUND, OversizedInput(
+            f"update L2 norm {norm:.6g} exceeds bound {max_norm:g}"
+        )
     return None
 
 
@@ -145,44 +168,61 @@ def check_update(params: Mapping[str, np.ndarray], spec: ModelSpec, *, max_norm:
         raise found[1]
 
 
-def reason_for(error: Exception) -> str:
+#: Error type → reason code, most specific first (the first match wins).
+_REASON_OF_ERROR: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], RejectionReason], ...
+] = (
+    ((CorruptContent, CidMismatch), RejectionReason.HASH_MISMATCH),
+    (StorageError, RejectionReason.FETCH_FAILED),
+    (ShapeMismatch, RejectionReason.SHAPE_MISMATCH),
+    (NonFiniteWeights, RejectionReason.NON_FINITE),
+    (InvalidUpdate, RejectionReason.MALFORMED),
+)
+
+
+def reason_for(error: Exception) -> RejectionReason:
     """The reason code for an error met while fetching, verifying or decoding an update."""
-    if isinstance(error, (CorruptContent, CidMismatch)):
-        return "hash_mismatch"
-    if isinstance(error, StorageError):
-        return "fetch_failed"
-    if isinstance(error, ShapeMismatch):
-        return "shape_mismatch"
-    if isinstance(error, NonFiniteWeights):
-        return "non_finite"
-    if isinstance(error, InvalidUpdate):
-        return "malformed"
-    return "fetch_failed"
+    for types, reason in _REASON_OF_ERROR:
+        if isinstance(error, types):
+            return reason
+    return RejectionReason.FETCH_FAILED
 
 
 def screen_updates(
-    candidates: Sequence[CandidateUpdate], spec: ModelSpec, *, max_norm: float
+    candidates: Sequence[CandidateUpdate],
+    spec: ModelSpec,
+    *,
+    max_norm: float,
+    commit_rank: Mapping[str, int] | None = None,
 ) -> tuple[list[CandidateUpdate], list[RejectedUpdate]]:
     """Split a round's candidates into accepted ones and rejections, both in input order.
 
     The caller passes candidates ordered by participant address; that order is kept so the
-    accepted list can go straight to an aggregator.
+    accepted list can go straight to an aggregator. ``commit_rank`` (participant → position of
+    its Committed event in chain order) decides who keeps a CID several participants revealed:
+    the earliest committer; without it every one of them is rejected.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
     cid_counts = Counter(c.cid for c in candidates if c.cid is not None)
+    first_of: dict[str, str] = {}
+    if commit_rank is not None:
+        for cand in sorted(candidates, key=lambda c: _rank(commit_rank, c.participant)):
+            if cand.cid is not None:
+                first_of.setdefault(cand.cid, cand.participant)
     accepted: list[CandidateUpdate] = []
     rejected: list[RejectedUpdate] = []
     for cand in candidates:
         if cand.cid is not None and cid_counts[cand.cid] > 1:
-            rejected.append(
-                RejectedUpdate(
-                    cand.participant,
-                    "duplicate_cid",
-                    f"{cand.cid} was revealed by {cid_counts[cand.cid]} participants",
+            first = first_of.get(cand.cid)
+            if first != cand.participant:
+                detail = f"{cand.cid} was revealed by {cid_counts[cand.cid]} participants"
+                if first is not None:
+                    detail += f"; {first} committed it first"
+                rejected.append(
+                    RejectedUpdate(cand.participant, RejectionReason.DUPLICATE_CID, detail)
                 )
-            )
-            continue
+                continue
         if cand.params is None:
             error = cand.error if cand.error is not None else ValueError("no params")
             rejected.append(RejectedUpdate(cand.participant, reason_for(error), str(error)))
@@ -193,3 +233,8 @@ def screen_updates(
             continue
         accepted.append(cand)
     return accepted, rejected
+
+
+def _rank(commit_rank: Mapping[str, int], participant: str) -> tuple[int, str]:
+    """Commit position (participants that never committed, if any, last), then address."""
+    return commit_rank.get(participant, len(commit_rank)), participant.lower()

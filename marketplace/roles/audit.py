@@ -37,7 +37,8 @@ from marketplace.protocol.task_spec import TaskSpec
 from marketplace.protocol.tolerances import DEFAULT_TOLERANCE
 from marketplace.storage import ContentStore
 from valuation.errors import ValuationError
-from valuation.report import InputDigests, Status, ValuationReport, recompute
+from valuation.recompute import AuditorInputs, Status, recompute
+from valuation.report import InputDigests, ValuationReport
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def audit_task(
     if validation is None:
         validation = _published_validation(store, ledger, spec, result)
     entitled: dict[int, dict[str, int]] = {}  # round -> recomputed payouts of its final settlement
+    evidence: dict[str, Any] | None = None  # the valuation state as this audit recomputes it
     for r in sorted(ledger.rounds):
         rl = ledger.rounds[r]
         ra = RoundAudit(round=r, outcome=rl.outcome.label if rl.final else "")
@@ -145,7 +147,7 @@ def audit_task(
         if spec is None or validation is None:
             ra.status = RoundAuditStatus.UNAVAILABLE
             continue
-        outcome = _recompute(client, store, ledger, rl, spec, validation, ra)
+        outcome = _recompute(client, store, ledger, rl, spec, validation, evidence, ra)
         if outcome is None:
             continue
         _compare_round(store, rl.round, effective, outcome, ra, tolerance, validation)
@@ -161,6 +163,7 @@ def audit_task(
             ra.status = RoundAuditStatus.CHALLENGED
         if rl.final:
             entitled[r] = {a.lower(): v for a, v in outcome.report.round_payouts.items()}
+        evidence = outcome.evidence
     _reconcile(client, ledger, entitled, result)
     claimed: dict[str, int] = {}
     for c in ledger.claims:
@@ -237,12 +240,14 @@ def _recompute(
     rl: RoundLedger,
     spec: TaskSpec,
     validation: Validation,
+    evidence: dict[str, Any] | None,
     ra: RoundAudit,
 ) -> RoundOutcome | None:
     try:
         inputs = inputs_from_ledger(
-            client.w3, ledger, rl.round, spec, marketplace=client.market.address
-        )
+            client.w3, ledger, rl.round, spec, marketplace=client.market.address,
+            previous_evidence=evidence,
+        )  # fmt: skip
         return compute_round(inputs, store, validation, publish=False)
     except FedmarketError as exc:
         ra.status = RoundAuditStatus.UNAVAILABLE
@@ -374,7 +379,7 @@ def _compare_reports(
 def _check_valuation(
     r: int, outcome: RoundOutcome, published: RoundReport, ra: RoundAudit, validation: Validation
 ) -> None:
-    """Redo the published valuation from its own inputs with `valuation.report.recompute`.
+    """Redo the published valuation from its own inputs with `valuation.recompute.recompute`.
 
     The recomputation uses the updates this audit fetched and verified itself, so a report
     that names other inputs, other utilities, other values or other payouts than its inputs
@@ -413,12 +418,22 @@ def _check_valuation(
         return
     expected = outcome.report.valuation or {}
     digests = InputDigests.from_dict(expected["digests"]) if expected else None
+    own = None
+    if expected:  # what this audit derived itself: the carried state, weights, commit ranks
+        mine = ValuationReport.from_dict(expected)
+        own = AuditorInputs(
+            previous_state=mine.previous_state,
+            coefficients=mine.coefficients,
+            normalizers=mine.normalizers,
+            priority=mine.priority,
+        )
     checked = recompute(
         report,
         [outcome.accepted_updates[p] for p in report.participants],
         outcome.prev_params,
         (np.asarray(validation.X), np.asarray(validation.y)),
         digests=digests,
+        own=own,
     )
     for check in checked.checks:
         if check.status is Status.OK:

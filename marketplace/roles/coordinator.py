@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.structs import Phase, RoundStatus, TaskStatus
 from marketplace.errors import ContractRevert, ProtocolError
+from marketplace.notices import Log, Notice, Tokens
 from marketplace.protocol.deadlines import open_deadline
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts, task_facts
@@ -36,8 +37,6 @@ from marketplace.protocol.round_compute import (
 )
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.storage import ContentStore
-
-Log = Callable[[str], None]
 
 #: Seconds past a deadline (in block time) before acting on it: the next block's timestamp
 #: must be past the deadline for the contract to agree.
@@ -67,6 +66,7 @@ class Coordinator:
         log: Log = print,
         on_settled: Callable[[RoundOutcome], None] | None = None,
         compute: Callable[..., RoundOutcome] = compute_round,
+        min_participants: int = 0,
     ) -> None:
         self.client = client
         self.store = store
@@ -77,6 +77,8 @@ class Coordinator:
         self.log = log
         self.on_settled = on_settled
         self.compute = compute  # the round computation (tests substitute a dishonest one)
+        self.min_participants = min_participants  # joined before round 1 opens
+        self._waiting_reported: int | None = None
         self.summary = CoordinatorSummary()
         self.facts: TaskFacts = task_facts(client, task_id)
         self.spec = TaskSpec.from_json(store.cat_bytes(self.facts.spec_cid))
@@ -115,6 +117,8 @@ class Coordinator:
             deadline = open_deadline(self.client, self.task_id, task, now)
             if deadline is not None and now > deadline:
                 raise self._missed(f"open round {round_ + 1}", deadline)
+            if round_ == 0 and not self._enough_participants():
+                return True
             self._open(round_ + 1)
             return True
         info = self.client.round(self.task_id, round_)
@@ -139,10 +143,30 @@ class Coordinator:
 
     # -- actions -------------------------------------------------------------------------
 
+    def _enough_participants(self) -> bool:
+        """Whether ``min_participants`` have joined; says so once per change while waiting."""
+        if self.min_participants <= 0:
+            return True
+        events = self.client.task_events(self.task_id, self.facts.created_block)
+        joined = sum(1 for e in events if e.name == "ParticipantJoined")
+        if joined >= self.min_participants:
+            return True
+        if joined != self._waiting_reported:
+            self._waiting_reported = joined
+            self.log(Notice.of(
+                "waiting_for_participants",
+                "waiting for participants before opening round 1: {joined} of {needed} joined",
+                task_id=self.task_id, joined=joined, needed=self.min_participants,
+            ))  # fmt: skip
+        return False
+
     def _open(self, round_: int) -> None:
         cid = self.current_global_cid()
         if self._try(lambda: self.client.open_round(self.task_id, cid), f"open round {round_}"):
-            self.log(f"round {round_}: opened with global model {cid}")
+            self.log(Notice.of(
+                "round_opened", "round {round}: opened with global model {global_model_cid}",
+                task_id=self.task_id, round=round_, global_model_cid=cid,
+            ))  # fmt: skip
 
     def current_global_cid(self) -> str:
         """The model the next round starts from: the latest settlement's (the arbiter's
@@ -169,15 +193,22 @@ class Coordinator:
             )
         except ContractRevert as exc:
             if self.client.round(self.task_id, round_).round_status != RoundStatus.OPEN:
-                self.log(f"round {round_}: already settled ({exc.error_name})")
+                self.log(Notice.of(
+                    "round_already_settled", "round {round}: already settled ({reason})",
+                    task_id=self.task_id, round=round_, reason=str(exc), error=exc.error_name,
+                ))  # fmt: skip
                 return
             raise
         self.summary.settled[round_] = outcome
         accuracy = f"{outcome.accuracy:.3f}" if outcome.accuracy is not None else "n/a"
-        self.log(
-            f"round {round_}: settled, accuracy {accuracy}, paid {outcome.total_paid}, "
-            f"report {outcome.report_cid}"
-        )
+        self.log(Notice(
+            "round_settled",
+            f"round {round_}: settled, accuracy {accuracy}, paid "
+            f"{Tokens(outcome.total_paid)}, report {outcome.report_cid}",
+            {"task_id": self.task_id, "round": round_, "accuracy": outcome.accuracy,
+             "total_paid": Tokens(outcome.total_paid), "report_cid": outcome.report_cid,
+             "new_global_cid": outcome.new_global_cid},
+        ))  # fmt: skip
         if self.on_settled is not None:
             self.on_settled(outcome)
         if self.slash_non_revealers:
@@ -203,7 +234,11 @@ class Coordinator:
         for participant in sorted(committed - revealed - already):
             if self._try(self._slasher(round_, participant), f"slash {participant}"):
                 self.summary.slashed.append((round_, participant))
-                self.log(f"round {round_}: slashed {participant} (committed, did not reveal)")
+                self.log(Notice.of(
+                    "participant_slashed",
+                    "round {round}: slashed {participant} (committed, did not reveal)",
+                    task_id=self.task_id, round=round_, participant=participant,
+                ))  # fmt: skip
 
     def _slasher(self, round_: int, participant: str) -> Callable[[], object]:
         return lambda: self.client.slash(self.task_id, round_, participant)
@@ -214,5 +249,8 @@ class Coordinator:
             action()
             return True
         except ContractRevert as exc:
-            self.log(f"{what}: not done ({exc.error_name}); will re-check")
+            self.log(Notice.of(
+                "action_deferred", "{action}: not done ({reason}); will re-check",
+                task_id=self.task_id, action=what, reason=str(exc), error=exc.error_name,
+            ))  # fmt: skip
             return False

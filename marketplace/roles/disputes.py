@@ -42,6 +42,7 @@ from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.round_compute import (
     RoundOutcome,
     Validation,
+    carried_evidence,
     compute_round,
     inputs_from_ledger,
 )
@@ -104,6 +105,13 @@ def settled_round(
     task = client.task(task_id)
     if task.phase_status == TaskStatus.NONE:
         raise ProtocolError(f"task {task_id} does not exist", hint="see `fedmarket task list`")
+    if round_ > int(task.rounds):
+        rounds = int(task.rounds)
+        raise ProtocolError(
+            f"task {task_id} has {rounds} round{'s' if rounds != 1 else ''}; there is no "
+            f"round {round_}",
+            hint=f"see `fedmarket task show {task_id}`",
+        )
     if not 1 <= round_ <= int(task.last_round):
         raise ProtocolError(
             f"round {round_} of task {task_id} has not been opened (rounds opened: "
@@ -301,7 +309,10 @@ def corrected_settlement(
     and report stored (what the arbiter settles when it upholds)."""
     ledger = Ledger.from_events(task_id, client.task_events(task_id))
     spec = TaskSpec.from_json(store.cat_bytes(str(ledger.params["spec_cid"])))
-    inputs = inputs_from_ledger(client.w3, ledger, round_, spec, marketplace=client.market.address)
+    inputs = inputs_from_ledger(
+        client.w3, ledger, round_, spec, marketplace=client.market.address,
+        previous_evidence=carried_evidence(ledger, store, round_),
+    )  # fmt: skip
     return compute_round(inputs, store, validation, publish=True)
 
 

@@ -6,7 +6,9 @@ refused command sends nothing. Then it sends the transaction and reports what mo
 from the receipt's events. Every token held for a task has an exit: the requester's refund
 (unallocated budget, slashed stakes, forfeited bonds, and after the claim deadline the
 unclaimed payouts), the participants' claims and stakes, the challengers' collections and the
-credited bonds; anyone may wind down a task whose aggregator missed a deadline.
+credited bonds; anyone may wind down a task whose aggregator missed a deadline. (If the
+chain changes between the check and the transaction, the contract's own revert is worded by
+:mod:`marketplace.chain.revert_messages`.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.chain.client import MarketplaceClient
+from marketplace.chain.revert_messages import phase_words, utc_time
 from marketplace.chain.structs import (
     ChallengeState,
     Outcome,
@@ -29,6 +32,7 @@ from marketplace.protocol.deadlines import due_outcome, overdue
 from marketplace.protocol.payouts import claimable_rounds
 from marketplace.roles.disputes import collect_challenge
 from marketplace.storage import ContentStore
+from marketplace.units import amount_json, format_amount
 
 #: A task is over for money purposes in these phases (Ended includes a lazily final last round).
 FINISHED = (Phase.ENDED, Phase.CANCELLED)
@@ -50,7 +54,7 @@ class Moved:
             "action": self.action,
             "task_id": self.task_id,
             "account": self.account,
-            "amount": str(self.amount),
+            "amount": amount_json(self.amount),
             "rounds": list(self.rounds),
             "tx_hash": self.tx_hash,
         }
@@ -134,7 +138,7 @@ def cancel_task(client: MarketplaceClient, task_id: int) -> Moved:
     phase = client.phase(task_id)
     if phase != Phase.CREATED:
         raise ProtocolError(
-            f"task {task_id} cannot be cancelled: it is {phase.name.lower()} (round "
+            f"task {task_id} cannot be cancelled: it is {phase_words(phase)} (round "
             f"{info.last_round}), and only a task whose first round has not opened can be",
             hint=f"once it ends, `fedmarket task refund {task_id}` returns what was not paid out",
         )
@@ -151,7 +155,7 @@ def refund_task(client: MarketplaceClient, task_id: int) -> Moved:
     phase = client.phase(task_id)
     if phase not in FINISHED:
         raise ProtocolError(
-            f"task {task_id} is still running ({phase.name.lower()}, round {info.last_round}); "
+            f"task {task_id} is still running ({phase_words(phase)}, round {info.last_round}); "
             "its budget is refunded once it has ended",
             hint=f"wait for its last round, or `fedmarket task wind-down {task_id}` if its "
             "aggregator missed a deadline",
@@ -165,7 +169,9 @@ def refund_task(client: MarketplaceClient, task_id: int) -> Moved:
     owed = refundable(client, task_id, info)
     if owed <= 0:
         raise ProtocolError(
-            f"nothing is left to refund from task {task_id} now",
+            f"nothing is left to refund from task {task_id} now: "
+            f"{format_amount(int(info.total_allocated))} was paid out and "
+            f"{format_amount(int(info.total_refunded))} already refunded",
             hint="allocated payouts stay for participants' claims until the claim deadline",
         )
     receipt = client.refund(task_id)
@@ -181,7 +187,7 @@ def wind_down(client: MarketplaceClient, task_id: int) -> WoundDown:
     if late is None:
         phase = client.phase(task_id)
         raise ProtocolError(
-            f"task {task_id} is {phase.name.lower()} (round {info.last_round}) and its "
+            f"task {task_id} is {phase_words(phase)} (round {info.last_round}) and its "
             "aggregator has missed no deadline: it cannot be wound down",
             hint=f"see `fedmarket task show {task_id}`",
         )
@@ -203,7 +209,7 @@ def finalize(client: MarketplaceClient, task_id: int) -> int:
     outcome, at = due_outcome(rd)
     if client.chain_time() <= at:
         raise ProtocolError(
-            f"round {last}'s settlement becomes final ({outcome.label}) after block time {at}",
+            f"round {last}'s settlement becomes final ({outcome.label}) after {utc_time(at)}",
             hint="run this again after that",
         )
     client.finalize(task_id)
@@ -227,7 +233,7 @@ def withdraw_stake(client: MarketplaceClient, task_id: int) -> Moved:
     phase = client.phase(task_id)
     if phase not in FINISHED:
         raise ProtocolError(
-            f"task {task_id} is still running ({phase.name.lower()}); stakes come back once it "
+            f"task {task_id} is still running ({phase_words(phase)}); stakes come back once it "
             "has ended",
             hint=f"wait for its last round, or `fedmarket task wind-down {task_id}` if its "
             "aggregator missed a deadline",
@@ -273,7 +279,7 @@ def claim_rewards(client: MarketplaceClient, store: ContentStore, task_id: int) 
     deadline = ended_at + int(info.claim_window)
     if status != TaskStatus.ACTIVE and client.chain_time() > deadline:
         raise ProtocolError(
-            f"the claims of task {task_id} closed at block time {deadline}",
+            f"the claims of task {task_id} closed at {utc_time(deadline)}",
             hint="unclaimed payouts went back to the requester's refund",
         )
     found = claimable_rounds(client, store, task_id, client.address)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,15 @@ def test_audit_status_per_round(page: Page, browser_demo: LedgerDemo) -> None:
 
     assert statuses == ["ok"] * len(browser_demo.result.rounds)
     assert page.locator("#audit-overall").inner_text() == "OK"
+
+
+def test_amounts_are_readable(page: Page) -> None:
+    """Token amounts as whole tokens with separators, never raw 18-decimal base units."""
+    text = page.locator("body").inner_text()
+
+    assert not re.search(r"\b\d{16,}\b", text)
+    assert "FMT" in text
+    assert re.search(r"\b\d{1,3}(,\d{3})*(\.\d{1,2})?\b", page.locator("#audit-table").inner_text())
 
 
 def test_page_needs_nothing_from_the_network_and_is_captured(

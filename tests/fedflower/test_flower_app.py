@@ -34,6 +34,8 @@ from federation_kit import (
 )
 from hostkit import ROOT, Cluster, netns_unavailable, wait_for
 
+from marketplace.units import units_of
+
 pytestmark = [pytest.mark.flower, pytest.mark.anvil, pytest.mark.slow]
 
 EXAMPLE = ROOT / "examples" / "flower-digits"
@@ -156,5 +158,5 @@ def _run(cluster: Cluster, *, rounds: int, cut_off: bool) -> None:
     paid = addresses[:2] if cut is not None else addresses
     assert set(payouts) == {a.lower() for a in paid}
     for p in payouts.values():
-        assert int(p["claimed"]) == int(p["entitled"]) > 0
+        assert units_of(p["claimed"]) == units_of(p["entitled"]) > 0  # amount objects
     assert state["claimed"] and fed.marketplace

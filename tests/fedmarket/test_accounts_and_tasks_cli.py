@@ -12,6 +12,8 @@ import pytest
 from fmkit import Devnet, fedmarket, make_scenario
 
 from marketplace.protocol.dataset import save_npz
+from marketplace.protocol.ledger_lookup import task_facts
+from marketplace.protocol.task_spec import TaskSpec
 from participant.data import load_digits, train_validation_split
 
 pytestmark = pytest.mark.anvil
@@ -34,14 +36,10 @@ def test_account_new_list_fund_never_prints_the_key(devnet: Devnet) -> None:
             sys.executable,
             "-m",
             "fedmarket.cli",
-            "task",
-            "create",
+            "withdraw",
+            "--credits",
             "--key",
             "carol",
-            "--validation",
-            __file__,
-            "--aggregator",
-            entry["address"],
         ],
         env={
             **os.environ,
@@ -79,14 +77,22 @@ def test_task_create_list_show_json(devnet: Devnet, tmp_path: Path) -> None:
         "100",
         "--stake",
         "3",
+        "--valuation-setting",
+        "cap=0.5",
+        "--valuation-setting",
+        "allocation=fli",
         "--json",
     )
     assert created.returncode == 0, created.stderr
     task_id = json.loads(created.stdout)["task_id"]
+    facts = task_facts(devnet.client(1), task_id)
+    spec = TaskSpec.from_json(devnet.store().cat_bytes(facts.spec_cid))
+    assert (spec.valuation.cap, spec.valuation.allocation) == (0.5, "fli")
     market = json.loads(fedmarket(devnet, "task", "list", "--json").stdout)
     row = next(r for r in market if r["task_id"] == task_id)
-    assert row["rounds"] == 2 and row["budget"] == str(200 * 10**18)
-    assert row["min_stake"] == str(3 * 10**18) and row["phase"] == "CREATED"
+    assert row["rounds"] == 2
+    assert row["budget"] == {"units": str(200 * 10**18), "value": "200", "decimals": 18}
+    assert row["min_stake"]["value"] == "3" and row["phase"] == "CREATED"
     shown = json.loads(fedmarket(devnet, "task", "show", str(task_id), "--json").stdout)
     assert shown["aggregator"] == dave and shown["rounds_detail"] == []
 
@@ -102,12 +108,17 @@ def test_out_of_phase_calls_are_one_line_errors(devnet: Devnet) -> None:
         devnet, "resolve", "--task", str(s.task_id), "--round", "1", "--upheld", "--key", "erin"
     )  # no round, no challenge, not the arbiter
     assert resolve.returncode == 1
-    assert resolve.stderr.startswith("error: resolve: reverted with Marketplace")
+    assert (
+        resolve.stderr.startswith("error: round 1 of task") and "not been opened" in resolve.stderr
+    )
     assert len(resolve.stderr.strip().splitlines()) == 1
 
     unknown = fedmarket(devnet, "task", "show", "999999")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("error: task 999999 does not exist")
+
+    shown = fedmarket(devnet, "task", "show", str(s.task_id))
+    assert "budget         100 FMT (100 FMT x 1 rounds)" in shown.stdout
 
     audit = fedmarket(devnet, "audit", "--task", str(s.task_id), "--json")
     assert audit.returncode == 1  # the validation set is not published yet: cannot check

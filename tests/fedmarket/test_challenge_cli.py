@@ -22,10 +22,12 @@ from marketplace.chain.structs import RoundStatus
 from marketplace.protocol.dataset import save_npz
 from marketplace.protocol.merkle import PayoutTree
 from marketplace.protocol.round_compute import RoundOutcome
+from marketplace.roles.tasks import Windows
 from marketplace.storage import ContentStore
 from participant.behaviours import Honest
 
 pytestmark = pytest.mark.anvil
+SLOW_CHALLENGE = Windows(commit=30, reveal=30, settle=600, challenge=1800)
 
 
 def overpay(outcome: RoundOutcome, _store: ContentStore) -> RoundOutcome:
@@ -38,7 +40,8 @@ def overpay(outcome: RoundOutcome, _store: ContentStore) -> RoundOutcome:
 def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
     devnet: Devnet, tmp_path: Path
 ) -> None:
-    s = make_scenario(devnet, n=2, rounds=2, seed=5)
+    # the audit runs twice (`audit`, then inside `challenge`): minutes on a loaded machine
+    s = make_scenario(devnet, n=2, rounds=2, seed=5, windows=SLOW_CHALLENGE)
     coord = coordinator_for(s, tamper=overpay)
     play_round(s, coord, nodes_for(s, [Honest(), Honest()]))
     validation = save_npz(s.validation, tmp_path / "validation.npz")
@@ -79,8 +82,9 @@ def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
         str(validation),
     )
     assert again.returncode == 1
-    assert again.stderr.startswith("error: challenge: reverted with Marketplace")
-    assert "Traceback" not in again.stderr
+    assert again.stderr.startswith("error: round 1 of task")
+    assert "is already challenged; it can no longer be challenged" in again.stderr
+    assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
     resolved = fedmarket(
         devnet, "resolve", "--task", str(s.task_id), "--round", "1", "--upheld", "--key", requester
@@ -93,7 +97,7 @@ def test_challenge_with_audit_evidence_then_upheld_voids_the_round(
 
 
 def test_challenge_refuses_when_the_audit_finds_nothing(devnet: Devnet, tmp_path: Path) -> None:
-    s = make_scenario(devnet, n=1, rounds=1, seed=6)
+    s = make_scenario(devnet, n=1, rounds=1, seed=6, windows=SLOW_CHALLENGE)
     play_round(s, coordinator_for(s), nodes_for(s, [Honest()]))
     validation = save_npz(s.validation, tmp_path / "validation.npz")
     refused = fedmarket(

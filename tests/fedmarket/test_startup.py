@@ -48,6 +48,30 @@ def test_command_starts_without_torch(args: list[str], tmp_path: Path) -> None:
     assert "web3" not in loaded  # nothing here talks to the chain
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["task", "show", "1"],
+        ["task", "list"],
+        ["task", "refund", "1", "--key", "k"],
+        ["withdraw", "--credits", "--key", "k"],
+        ["claim", "--task", "1", "--key", "k"],
+        ["devnet", "status"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_chain_commands_start_without_torch(args: list[str], tmp_path: Path) -> None:
+    """They need web3, not torch (task show imported torch through the task module)."""
+    env = {**os.environ, "FEDMARKET_HOME": str(tmp_path)}
+
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, check=True
+    )
+
+    loaded = proc.stdout.strip().splitlines()[-1].removeprefix("loaded:").split(",")
+    assert "torch" not in loaded
+
+
 def test_help_lists_every_command(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fedmarket", "--help"],
@@ -57,6 +81,6 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         check=True,
     )
 
-    for name in ("account", "audit", "challenge", "coordinate", "demo", "devnet", "ipfs",
-                 "join", "resolve", "serve", "task"):  # fmt: skip
+    for name in ("account", "audit", "challenge", "claim", "coordinate", "demo", "devnet",
+                 "ipfs", "join", "resolve", "serve", "task", "withdraw"):  # fmt: skip
         assert f"  {name} " in proc.stdout

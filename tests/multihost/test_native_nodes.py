@@ -34,6 +34,8 @@ from federation_kit import (
 )
 from hostkit import ROOT, Cluster, Host, netns_unavailable, wait_for
 
+from marketplace.units import units_of
+
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
 PARTICIPANTS = ("p0", "p1", "p2")
@@ -151,4 +153,4 @@ def _run(cluster: Cluster) -> None:
     payouts = {p["account"].lower(): p for p in result["payouts"]}
     assert addresses[0].lower() in payouts  # the update the liar corrupted was still used
     for p in payouts.values():
-        assert int(p["claimed"]) == int(p["entitled"]) > 0
+        assert units_of(p["claimed"]) == units_of(p["entitled"]) > 0  # amount objects

@@ -95,7 +95,7 @@ def test_empty_coalition_scores_the_previous_model(
 
 
 @pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
-def test_coalition_model_is_the_sample_weighted_average(
+def test_reweighted_coalition_model_is_the_coalitions_own_average(
     digits: tuple[np.ndarray, np.ndarray], score: Score
 ) -> None:
     # prepare
@@ -103,7 +103,9 @@ def test_coalition_model_is_the_sample_weighted_average(
     spec = SPECS["mlp"]
     prev, updates, _ = _game(spec, n=3, seed=2)
     counts = [10, 30, 60]
-    utility = ModelUtility(spec, prev, updates, counts, X, y, score=score)
+    utility = ModelUtility(
+        spec, prev, updates, counts, X, y, score=score, coalition_model="reweighted"
+    )
     coalition = frozenset({1, 2})
     expected_params = {
         k: (30 * (prev[k] + updates[1][k]) + 60 * (prev[k] + updates[2][k])) / 90 for k in prev
@@ -119,20 +121,121 @@ def test_coalition_model_is_the_sample_weighted_average(
     assert value == pytest.approx(_reference_score(spec, expected_params, X, y, score), abs=1e-12)
 
 
-def test_weights_rows_hold_sample_shares_of_members() -> None:
+@pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
+def test_fixed_weights_coalition_model_keeps_the_rounds_weights(
+    digits: tuple[np.ndarray, np.ndarray], score: Score
+) -> None:
+    # prepare: members keep the weight they have in the round's aggregate (total 100)
+    X, y = digits
+    spec = SPECS["mlp"]
+    prev, updates, _ = _game(spec, n=3, seed=2)
+    utility = ModelUtility(spec, prev, updates, [10, 30, 60], X, y, score=score)
+    coalition = frozenset({1, 2})
+    expected_params = {k: prev[k] + (30 * updates[1][k] + 60 * updates[2][k]) / 100 for k in prev}
+
+    # act
+    params = utility.coalition_params(coalition)
+    value = utility.evaluate_many([coalition])[0]
+
+    # assert
+    for name, expected in expected_params.items():
+        np.testing.assert_allclose(params[name], expected, rtol=0, atol=1e-12)
+    assert value == pytest.approx(_reference_score(spec, expected_params, X, y, score), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("model", "rows"),
+    [
+        ("reweighted", [[0, 0, 0], [0.25, 0.75, 0], [1 / 8, 3 / 8, 4 / 8]]),
+        ("fixed_weights", [[0, 0, 0], [1 / 8, 3 / 8, 0], [1 / 8, 3 / 8, 4 / 8]]),
+    ],
+)
+def test_weights_rows_hold_sample_shares_of_members(model: str, rows: list[list[float]]) -> None:
     # prepare
     spec = SPECS["logreg"]
     prev, updates, _ = _game(spec, n=3)
     X, y = np.zeros((2, 64)), np.array([0, 1])
-    utility = ModelUtility(spec, prev, updates, [1, 3, 4], X, y)
+    utility = ModelUtility(spec, prev, updates, [1, 3, 4], X, y, coalition_model=model)  # type: ignore[arg-type]
 
     # act
     w = utility.weights([frozenset(), frozenset({0, 1}), frozenset({0, 1, 2})])
 
     # assert
-    np.testing.assert_allclose(w[0], [0, 0, 0])
-    np.testing.assert_allclose(w[1], [0.25, 0.75, 0])
-    np.testing.assert_allclose(w[2], [1 / 8, 3 / 8, 4 / 8])
+    np.testing.assert_allclose(w, rows)
+
+
+def test_an_aggregation_rules_coefficients_build_the_coalitions(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    # prepare: q-FFL-style weights c_i over normalisers h_i (not the sample counts)
+    X, y = digits
+    spec = SPECS["mlp"]
+    prev, updates, counts = _game(spec, n=3, seed=6)
+    c, h = [0.5, 2.0, 1.0], [1.0, 3.0, 2.0]
+    fixed = ModelUtility(
+        spec, prev, updates, counts, X, y, score="neg_loss", coefficients=c, normalizers=h
+    )
+    reweighted = ModelUtility(
+        spec,
+        prev,
+        updates,
+        counts,
+        X,
+        y,
+        score="neg_loss",
+        coefficients=c,
+        normalizers=h,
+        coalition_model="reweighted",
+    )
+    coalitions = [frozenset(), frozenset({0}), frozenset({0, 2}), frozenset({0, 1, 2})]
+
+    # act
+    w_fixed, w_re = fixed.weights(coalitions), reweighted.weights(coalitions)
+
+    # assert: fixed weights divide by the whole round's Σh, reweighted by the coalition's
+    np.testing.assert_allclose(w_fixed[2], [0.5 / 6, 0, 1.0 / 6])
+    np.testing.assert_allclose(w_re[2], [0.5 / 3, 0, 1.0 / 3])
+    np.testing.assert_allclose(w_fixed[3], w_re[3])  # the grand coalition is the aggregate
+    one = [fixed(c) for c in coalitions]
+    np.testing.assert_allclose(fixed.evaluate_many(coalitions), one, rtol=0, atol=1e-12)
+
+
+def test_a_zero_update_is_a_null_player_under_fixed_weights(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    # prepare: player 2 returns the global model unchanged
+    X, y = digits
+    spec = SPECS["mlp"]
+    prev, updates, counts = _game(spec, n=3, seed=8)
+    updates[2] = {k: np.zeros_like(v) for k, v in updates[2].items()}
+    fixed = ModelUtility(spec, prev, updates, counts, X, y, score="neg_loss")
+    reweighted = ModelUtility(
+        spec, prev, updates, counts, X, y, score="neg_loss", coalition_model="reweighted"
+    )
+    with_it = [frozenset({0, 2}), frozenset({1, 2}), frozenset({0, 1, 2})]
+    without = [frozenset({0}), frozenset({1}), frozenset({0, 1})]
+
+    # act
+    fixed_diff = fixed.evaluate_many(with_it) - fixed.evaluate_many(without)
+    reweighted_diff = reweighted.evaluate_many(with_it) - reweighted.evaluate_many(without)
+
+    # assert: it changes no coalition's model under fixed weights, every one when reweighted
+    np.testing.assert_array_equal(fixed_diff, 0.0)
+    assert np.all(np.abs(reweighted_diff) > 1e-6)
+
+
+def test_bad_rule_vectors_are_game_errors() -> None:
+    spec = SPECS["logreg"]
+    prev, updates, counts = _game(spec, n=2)
+    X, y = np.zeros((2, 64)), np.array([0, 1])
+    for kwargs in (
+        {"coefficients": [1.0]},
+        {"coefficients": [1.0, -1.0]},
+        {"normalizers": [1.0, 0.0]},
+        {"coalition_model": "average"},
+    ):
+        with pytest.raises(GameError):
+            ModelUtility(spec, prev, updates, counts, X, y, **kwargs)  # type: ignore[arg-type]
 
 
 def test_results_do_not_depend_on_chunk_size_or_instance(

@@ -19,6 +19,7 @@ from valuation_games import (
 )
 
 from valuation.api import value
+from valuation.config import RoundValuation
 from valuation.errors import GameError, MethodError
 from valuation.methods import (
     ExactBanzhaf,
@@ -34,7 +35,6 @@ from valuation.methods import (
 from valuation.methods.exact import power_set_utilities
 from valuation.methods.permutations import permutation_marginals
 from valuation.methods.strata import SizeStrata
-from valuation.report import ValuationConfig
 from valuation.stopping import HistoryDeviation, MaxEvaluations, MaxUpdates
 from valuation.utility import CachedUtility, all_coalitions
 
@@ -406,11 +406,11 @@ def test_json_budget_options_round_trip_through_value(method: str) -> None:
 
 def test_json_budget_options_survive_a_report_config() -> None:
     # prepare
-    config = ValuationConfig(budget=10, method="gtg", seed=1, options={"max_evaluations": 90})
+    config = RoundValuation(budget=10, method="gtg", seed=1, options={"max_evaluations": 90})
     game = table_game(random_table(7, seed=4))
 
     # act
-    restored = ValuationConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    restored = RoundValuation.from_dict(json.loads(json.dumps(config.to_dict())))
     a = value(game, config.method, config.seed, **config.options)
     b = value(game, restored.method, restored.seed, **restored.options)
 

@@ -13,20 +13,18 @@ from sklearn.datasets import load_digits
 
 from valuation.allocation import allocate
 from valuation.architecture import build_module
+from valuation.build import build_report
+from valuation.config import RoundValuation
+from valuation.errors import ReportError
 from valuation.fairness import fairness_metrics
 from valuation.model_spec import ModelSpec
+from valuation.recompute import Status, recompute, replay
 from valuation.report import (
     InputDigests,
     Rejection,
-    ReportError,
-    Status,
-    ValuationConfig,
     ValuationReport,
-    build_report,
     coalition_mask,
     mask_coalition,
-    recompute,
-    replay,
 )
 
 SPEC = ModelSpec("mlp", (64,), 10, hidden=(12,))
@@ -68,7 +66,7 @@ def _build(inputs: dict[str, Any], **config: Any) -> ValuationReport:
         participants=PARTICIPANTS,
         validation=inputs["validation"],
         digests=DIGESTS,
-        config=ValuationConfig(**{"budget": 1000, "score": "neg_loss", **config}),
+        config=RoundValuation(**{"budget": 1000, "score": "neg_loss", **config}),
         rejected=[Rejection("0x0e" + "4" * 38, "sha256 mismatch")],
     )
 
@@ -98,7 +96,7 @@ def test_report_round_trips_through_canonical_json(exact_report: ValuationReport
 
     # assert
     assert again.to_json() == text
-    assert json.loads(text)["schema_version"] == 1
+    assert json.loads(text)["schema_version"] == 2
     assert json.loads(text)["utilities"]["kind"] == "exact"
     assert len(json.loads(text)["utilities"]["values"]) == 16
     assert again.rejected == (Rejection("0x0e" + "4" * 38, "sha256 mismatch"),)
@@ -350,7 +348,7 @@ def test_duplicate_updates_are_grouped_and_paid_as_one(inputs: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update(schema_version=2), "schema version"),
+        (lambda d: d.update(schema_version=99), "schema version"),
         (lambda d: d["digests"].update(validation="xyz"), "sha256"),
         (lambda d: d["payouts"].append(0), "payouts has 5 entries"),
         (lambda d: d.pop("fairness"), "missing field 'fairness'"),
@@ -376,14 +374,14 @@ def test_build_report_requires_address_order(inputs: dict[str, Any]) -> None:
             participants=PARTICIPANTS[::-1],
             validation=inputs["validation"],
             digests=DIGESTS,
-            config=ValuationConfig(budget=10),
+            config=RoundValuation(budget=10),
         )
 
 
 def test_config_rejects_options_that_are_not_json() -> None:
     # act / assert
     with pytest.raises(ReportError, match="JSON"):
-        ValuationConfig(budget=10, options={"stop": object()})
+        RoundValuation(budget=10, options={"stop": object()})
 
 
 def test_masks_and_coalitions_convert_both_ways() -> None:

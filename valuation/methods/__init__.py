@@ -1,4 +1,5 @@
-"""Valuation methods: exact and sampled Shapley, GTG-Shapley, leave-one-out, Banzhaf, CGSV."""
+"""Valuation methods: exact and sampled Shapley, GTG-Shapley, Owen sampling, leave-one-out,
+Banzhaf, CGSV."""
 
 from valuation.methods.banzhaf import ExactBanzhaf, MSRBanzhaf, banzhaf_from_utilities
 from valuation.methods.base import ValuationMethod
@@ -6,6 +7,7 @@ from valuation.methods.cgsv import cgsv, cgsv_values
 from valuation.methods.exact import ExactShapley, shapley_from_utilities
 from valuation.methods.gtg import GTGShapley
 from valuation.methods.loo import LeaveOneOut
+from valuation.methods.owen import OwenShapley
 from valuation.methods.tmc import TMCShapley
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "GTGShapley",
     "LeaveOneOut",
     "MSRBanzhaf",
+    "OwenShapley",
     "TMCShapley",
     "ValuationMethod",
     "banzhaf_from_utilities",

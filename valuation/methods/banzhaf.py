@@ -55,11 +55,14 @@ class MSRBanzhaf(ValuationMethod):
         if batch_size < 1:
             raise MethodError(f"batch_size must be >= 1, got {batch_size}")
         self.seed = seed
+        self._given_stop = stop
         self.stop = stop if stop is not None else HistoryDeviation(10, 0.01) | MaxUpdates(20_000)
         self.batch_size = batch_size
 
     def params(self) -> dict[str, Any]:
-        return {"seed": self.seed, "stop": self.stop.describe(), "batch_size": self.batch_size}
+        """``stop`` is ``None`` for the default rule, so the params rebuild the method."""
+        stop = None if self._given_stop is None else self.stop.describe()
+        return {"seed": self.seed, "stop": stop, "batch_size": self.batch_size}
 
     def _fit(self, utility: CachedUtility) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
         n = utility.n_players

@@ -52,6 +52,7 @@ class TMCShapley(ValuationMethod):
             raise MethodError(f"batch_size must be >= 1, got {batch_size}")
         self.seed = seed
         self.tolerance = float(tolerance)
+        self._given_stop = stop
         self.stop = rule_from_options(
             stop,
             default_max_permutations=2000,
@@ -69,10 +70,11 @@ class TMCShapley(ValuationMethod):
         self.prefix_chunk = prefix_chunk
 
     def params(self) -> dict[str, Any]:
+        """``stop`` is ``None`` unless a rule object was given: the plain options rebuild it."""
         return {
             "seed": self.seed,
             "tolerance": self.tolerance,
-            "stop": self.stop.describe(),
+            "stop": None if self._given_stop is None else self._given_stop.describe(),
             "batch_size": self.batch_size,
             "antithetic": self.antithetic,
             "prefix_chunk": self.prefix_chunk,

@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from marketplace.aggregators import (
     AGGREGATORS,
+    QFFL,
     Aggregator,
     FedAvg,
     Krum,
@@ -275,3 +276,53 @@ def test_registry_errors_are_config_errors() -> None:
         get_aggregator("trimmed_mean", beta=0.7)
     with pytest.raises(ConfigError, match="krum"):
         get_aggregator("krum", gamma=1)
+
+
+# --- q-FFL --------------------------------------------------------------------------------------
+
+
+def test_qffl_with_q_zero_is_fedavg_to_the_byte() -> None:
+    updates = layered(np.random.default_rng(3), 4)
+    counts = [5, 1, 7, 3]
+    losses = [0.5, 2.0, 1.0, 0.1]
+
+    qffl = QFFL(q=0.0).aggregate(updates, counts, losses)
+    fedavg = FedAvg().aggregate(updates, counts)
+
+    for name in fedavg:
+        assert qffl[name].tobytes() == fedavg[name].tobytes()
+
+
+def test_qffl_weighs_by_loss_to_the_power_q_and_damps_the_step() -> None:
+    # prepare: two scalar updates, equal counts, the second participant's loss is 4x larger
+    updates = scalars(1.0, -1.0)
+    q, lipschitz = 1.0, 10.0
+
+    # act
+    c, h = QFFL(q=q, lipschitz=lipschitz).coalition_rule(updates, [1, 1], [0.5, 2.0])
+    out = QFFL(q=q, lipschitz=lipschitz).aggregate(updates, [1, 1], [0.5, 2.0])
+
+    # assert: c_i = p_i F_i^q; h_i = p_i (F_i^q + q L F_i^(q-1) |Δ_i|^2)
+    np.testing.assert_allclose(c, [0.25, 1.0])
+    np.testing.assert_allclose(h, [0.25 + 5.0, 1.0 + 5.0])
+    assert out["w"][0] == pytest.approx((0.25 - 1.0) / 11.25, rel=1e-6)  # pulled towards Δ_2
+
+
+def test_qffl_needs_losses_and_sane_parameters() -> None:
+    assert QFFL.needs_losses and not FedAvg.needs_losses
+    with pytest.raises(ValueError, match="loss"):
+        QFFL().aggregate(scalars(1.0), [1])
+    with pytest.raises(ValueError):
+        QFFL(q=-1.0)
+    with pytest.raises(ValueError):
+        QFFL().aggregate(scalars(1.0, 2.0), [1, 1], [1.0])
+    assert get_aggregator("qffl", **QFFL(q=2.0, lipschitz=5.0).params()) == QFFL(2.0, 5.0)
+
+
+def test_linear_rules_describe_themselves_others_do_not() -> None:
+    updates = scalars(1.0, 2.0, 3.0, 4.0, 5.0)
+    c, h = FedAvg(max_samples=3).coalition_rule(updates, [1, 5, 2, 3, 9])
+    np.testing.assert_array_equal(c, [1, 3, 2, 3, 3])
+    np.testing.assert_array_equal(h, c)
+    for other in (Median(), TrimmedMean(0.2), Krum(f=1)):
+        assert other.coalition_rule(updates, [1] * 5) is None

@@ -168,3 +168,22 @@ def test_every_holder_of_a_duplicated_cid_is_rejected() -> None:
 def test_a_candidate_without_params_must_say_why() -> None:
     with pytest.raises(ValueError, match="error"):
         CandidateUpdate("0x01", None, 10)
+
+
+def test_a_duplicated_cid_stays_with_its_earliest_committer() -> None:
+    # prepare: 0x03 committed first, then 0x02, then 0x01
+    candidates = [
+        CandidateUpdate("0x01", good_update(), 10, cid="bafySame"),
+        CandidateUpdate("0x02", good_update(0.3), 10, cid="bafyOwn"),
+        CandidateUpdate("0x03", good_update(), 10, cid="bafySame"),
+    ]
+
+    # act
+    accepted, rejected = screen_updates(
+        candidates, SPEC, max_norm=5.0, commit_rank={"0x03": 0, "0x02": 1, "0x01": 2}
+    )
+
+    # assert
+    assert [c.participant for c in accepted] == ["0x02", "0x03"]
+    assert [(r.participant, r.reason) for r in rejected] == [("0x01", "duplicate_cid")]
+    assert "0x03 committed it first" in rejected[0].detail

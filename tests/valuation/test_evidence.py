@@ -1,0 +1,134 @@
+"""Paying from accumulated evidence: standings, group clipping, the earliest-committer rule,
+net pay without clipping, caps and FLI queues carried by address."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from valuation.config import RoundValuation
+from valuation.errors import AllocationError, ReportError
+from valuation.evidence import Evidence, fold, settle
+
+A, B, C, D = "0xaa", "0xBb", "0xcc", "0xdd"
+
+
+def recipe(**fields: object) -> RoundValuation:
+    return RoundValuation(budget=1000, **fields)  # type: ignore[arg-type]
+
+
+def test_fold_decays_everyone_and_adds_the_round() -> None:
+    # prepare
+    standing = {A: 2.0, D: 4.0}
+
+    # act
+    summed = fold(standing, [A, B], np.array([1.0, 3.0]), decay=1.0)
+    faded = fold(standing, [A, B], np.array([1.0, 3.0]), decay=0.5)
+    alone = fold(standing, [A, B], np.array([1.0, 3.0]), decay=0.0)
+
+    # assert: D was absent and only decays; decay 0 keeps only this round
+    assert summed == {A: 3.0, B: 3.0, D: 4.0}
+    assert faded == {A: 2.0, B: 3.0, D: 2.0}
+    assert alone == {A: 1.0, B: 3.0}
+
+
+def test_a_round_pays_its_players_by_standing_not_by_its_own_values() -> None:
+    # prepare: A earned a lot before; this round B looks better than A by chance
+    previous = Evidence(standing={A: 9.0, B: 1.0}, rounds=3)
+
+    # act
+    cumulative = settle([1.0, 2.0], [A, B], recipe(evidence_decay=1.0), previous)
+    one_round = settle([1.0, 2.0], [A, B], recipe(evidence_decay=0.0), previous)
+
+    # assert
+    assert cumulative.basis == (10.0, 3.0)
+    assert cumulative.payouts == (769, 231)  # 1000 · 10/13, largest remainder
+    assert one_round.payouts == (333, 667)
+    assert cumulative.state.rounds == 4 and cumulative.state.standing == {A: 10.0, B: 3.0}
+    assert cumulative.fairness["pearson"] == pytest.approx(1.0)
+
+
+def test_absent_participants_are_not_paid_but_keep_their_standing() -> None:
+    previous = Evidence(standing={A: 5.0, C: 50.0}, rounds=1)
+
+    result = settle([1.0], [A], recipe(evidence_decay=1.0), previous)
+
+    assert result.payouts == (1000,)
+    assert result.state.standing == {A: 6.0, C: 50.0}
+
+
+def test_a_group_is_clipped_as_a_whole_and_paid_to_its_earliest_committer() -> None:
+    # prepare: A and C are one duplicate group; C committed first (priority 0)
+    values = [3.0, 1.0, -2.0]
+    config = recipe(evidence_decay=0.0)
+
+    # act
+    grouped = settle(values, [A, B, C], config, Evidence(), groups=[[0, 2]], priority=[1, 2, 0])
+
+    # assert: the group is worth 3 - 2 = 1 (not max(0,3) + max(0,-2) = 3), all of it to C
+    assert grouped.payouts == (0, 500, 500)
+    separate = settle(values, [A, B, C], config, Evidence())
+    assert separate.payouts == (750, 250, 0)  # per identity, A keeps its 3
+
+
+def test_without_clipping_harm_counts_against_the_round() -> None:
+    # prepare: B's update hurt: the round's net gain is 4 - 1 = 3 of a gross 4
+    config = recipe(evidence_decay=0.0, clip_negative=False)
+
+    # act
+    result = settle([4.0, -1.0], [A, B], config, Evidence())
+
+    # assert: A is paid the net gain's share of the budget, the rest stays unspent
+    assert result.payouts == (750, 0)
+    assert result.unspent == 250
+    assert settle([4.0, -1.0], [A, B], recipe(evidence_decay=0.0), Evidence()).payouts == (1000, 0)
+
+
+def test_cap_bounds_every_payout_and_redistributes() -> None:
+    result = settle([8.0, 1.0, 1.0], [A, B, C], recipe(evidence_decay=0.0, cap=500), Evidence())
+
+    assert result.payouts == (500, 250, 250)
+    assert result.unspent == 0
+
+
+def test_fli_queues_travel_by_address_across_rounds() -> None:
+    # prepare: a capped round leaves A owed; next round A is absent, then it returns
+    config = recipe(evidence_decay=0.0, allocation="fli", cap=600)
+
+    # act
+    first = settle([9.0, 1.0], [A, B], config, Evidence())
+    second = settle([1.0], [B], config, first.state)
+    third = settle([1.0, 1.0], [A, C], config, second.state)
+
+    # assert: A was owed 900 and capped at 600; the 300 it is still owed waits for it
+    assert first.payouts == (600, 100)
+    assert first.state.regret[A] == pytest.approx(300.0) and first.state.waiting[A] == 1
+    assert second.state.regret[A] == pytest.approx(300.0)  # kept while A was away
+    assert third.payouts == (600, 400)  # equal values this round, A's arrears come first
+    assert proportional_third() == (500, 500)
+
+
+def proportional_third() -> tuple[int, ...]:
+    return settle([1.0, 1.0], [A, C], recipe(evidence_decay=0.0, cap=600), Evidence()).payouts
+
+
+def test_evidence_round_trips_through_json_and_rejects_nonsense() -> None:
+    state = Evidence(standing={B: -0.5, A: 1.25}, rounds=2, regret={A: 3.5}, waiting={A: 1})
+
+    again = Evidence.from_dict(json.loads(json.dumps(state.to_dict())))
+
+    assert again == state
+    assert Evidence.from_dict(None) == Evidence()
+    with pytest.raises(ReportError):
+        Evidence.from_dict({"standing": {A: float("nan")}, "rounds": 1})
+    with pytest.raises(ReportError):
+        Evidence.from_dict({"rounds": 1})
+
+
+def test_settle_refuses_mismatched_inputs() -> None:
+    with pytest.raises(AllocationError):
+        settle([1.0], [A, B], recipe(), Evidence())
+    with pytest.raises(AllocationError):
+        settle([1.0, 2.0], [A, A], recipe(), Evidence())
