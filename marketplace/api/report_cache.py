@@ -2,9 +2,12 @@
 
 A report is fetched once (verified by the store against its CID), parsed with
 :class:`~marketplace.protocol.round_report.RoundReport` and flattened into one ``reports`` row (accuracy,
-fairness, total paid) and one ``contributions`` row per submission (value, round payout,
-cumulative payout). A CID names immutable bytes, so a cached row never needs refreshing;
-fetch failures are retried after a back-off instead of on every sync.
+fairness, total paid) and one ``contributions`` row per submission (value, round payout). A
+report covers its own round only; cumulative payouts are sums over the rounds' effective
+reports, computed by :class:`~marketplace.api.ledger_index.LedgerIndex`. Both the
+aggregator's report and an arbiter's corrected one are cached. A CID names immutable bytes, so
+a cached row never needs refreshing; fetch failures are retried after a back-off instead of
+on every sync.
 """
 
 from __future__ import annotations
@@ -72,7 +75,6 @@ def report_rows(cid: str, report: RoundReport) -> tuple[tuple[Any, ...], list[tu
             int(sub.num_samples),
             finite_or_none(values.get(sub.participant)),
             str(report.round_payouts.get(sub.participant, 0)),
-            str(report.cumulative_payouts.get(sub.participant, 0)),
         ))  # fmt: skip
     return report_row, rows
 
@@ -86,10 +88,12 @@ class ReportCache:
     failures: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def missing(self, conn: sqlite3.Connection) -> list[str]:
-        """Report CIDs of settled rounds that have no cached report."""
+        """Report CIDs of settlements (the aggregator's and any correction) not cached yet."""
         rows = conn.execute(
-            "SELECT DISTINCT r.report_cid FROM rounds r LEFT JOIN reports p ON p.cid = r.report_cid"
-            " WHERE r.report_cid IS NOT NULL AND p.cid IS NULL ORDER BY r.settled_block"
+            "SELECT cid FROM (SELECT report_cid AS cid, settled_block AS block FROM rounds"
+            " UNION ALL SELECT corrected_report_cid, corrected_block FROM rounds)"
+            " WHERE cid IS NOT NULL AND cid NOT IN (SELECT cid FROM reports)"
+            " GROUP BY cid ORDER BY MIN(block)"
         ).fetchall()
         return [str(row[0]) for row in rows]
 
@@ -114,7 +118,7 @@ class ReportCache:
                     report_row,
                 )
                 conn.executemany(
-                    "INSERT OR REPLACE INTO contributions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO contributions VALUES (?, ?, ?, ?, ?, ?)",
                     contribution_rows,
                 )
             cached += 1

@@ -57,7 +57,8 @@ def get_task(index: Index, task_id: TaskId) -> schemas.Task:
 @router.get("/tasks/{task_id}/rounds", response_model=schemas.PageOf[schemas.Round],
             responses=NOT_FOUND, tags=["rounds"])  # fmt: skip
 def list_rounds(index: Index, task_id: TaskId, page: Paging) -> schemas.PageOf[schemas.Round]:
-    """The task's rounds: deadlines, settlement, challenge, accuracy and fairness."""
+    """The task's rounds: deadlines, effective settlement, challenges, outcome, accuracy and
+    fairness."""
     return schemas.PageOf[schemas.Round].model_validate(
         index.rounds(task_id, page.limit, page.offset)
     )
@@ -66,7 +67,7 @@ def list_rounds(index: Index, task_id: TaskId, page: Paging) -> schemas.PageOf[s
 @router.get("/tasks/{task_id}/rounds/{round_no}", response_model=schemas.RoundDetail,
             responses=NOT_FOUND, tags=["rounds"])  # fmt: skip
 def get_round(index: Index, task_id: TaskId, round_no: RoundNo) -> schemas.RoundDetail:
-    """One round with its commits, reveals, slashes and contributions."""
+    """One round with its commits, reveals, slashes, challenges and contributions."""
     return schemas.RoundDetail.model_validate(index.round(task_id, round_no))
 
 
@@ -97,14 +98,19 @@ def list_payouts(index: Index, task_id: TaskId, page: Paging) -> schemas.Payouts
     """Per participant: round and cumulative payouts across the reported rounds, and claims."""
     result = index.payouts(task_id, page.limit, page.offset)
     return schemas.PayoutsPage.model_validate(
-        {**_page_fields(result), "rounds": result.extra["rounds"]}
+        {
+            **_page_fields(result),
+            "rounds": result.extra["rounds"],
+            "final_rounds": result.extra["final_rounds"],
+        }
     )
 
 
 @router.get("/tasks/{task_id}/claims", response_model=schemas.PageOf[schemas.Claim],
             responses=NOT_FOUND, tags=["participants"])  # fmt: skip
 def list_claims(index: Index, task_id: TaskId, page: Paging) -> schemas.PageOf[schemas.Claim]:
-    """Claims paid out against the payout roots, oldest first."""
+    """Claims paid out against the rounds' payout roots, one per account and round, oldest
+    first."""
     return schemas.PageOf[schemas.Claim].model_validate(
         index.claims(task_id, page.limit, page.offset)
     )

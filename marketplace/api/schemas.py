@@ -1,7 +1,9 @@
 """Response schemas of the ledger API (pydantic), kept apart from the domain records they render.
 
 Token amounts are decimal strings: they are uint256 on chain and JSON numbers lose precision
-past 2^53. Floats that are not finite (an undefined correlation, say) are rendered as null.
+past 2^53. Payouts are per round: a round's effective settlement (the arbiter's correction where
+it upheld a challenge, else the aggregator's) pays that round only; cumulative payouts are
+running sums over the rounds, and entitlements sum the final rounds. Floats that are not finite (an undefined correlation, say) are rendered as null.
 """
 
 from __future__ import annotations
@@ -44,23 +46,29 @@ class Task(Schema):
     task_id: int
     requester: str
     aggregator: str
+    arbiter: str
     spec_cid: str
     initial_model_cid: str
     rounds: int
     round_budget: Amount
     min_stake: Amount
     status: str = Field(description="active | ended | cancelled")
-    ended_reason: int | None
+    ended_reason: str | None = Field(
+        description="completed | settlement-missed | round-not-opened (None while not ended)."
+    )
+    ended_at: int | None = Field(description="Chain time the task ended (claims close later).")
     created_block: int
     participants: int
     rounds_opened: int
     rounds_settled: int
-    allocated: Amount
+    rounds_final: int
+    allocated: Amount = Field(description="Paid by the final rounds' effective settlements.")
     claimed: Amount
     staked: Amount
     slashed: Amount
     refunded: Amount
     withdrawn: Amount
+    forfeited: Amount = Field(description="Aggregator bond forfeited to the requester.")
     validation_cid: str | None = Field(description="Published validation set (audits need it).")
 
 
@@ -72,7 +80,11 @@ class Fairness(Schema):
 
 class Round(Schema):
     round: int
-    status: str = Field(description="open | settled | challenged | voided | final")
+    status: str = Field(description="open | settled | challenged | final")
+    outcome: str | None = Field(
+        description="How the round became final: unchallenged | rejected | corrected |"
+        " no-evidence | arbiter-silent (None while not final)."
+    )
     global_model_cid: str
     opened_block: int
     commit_deadline: int
@@ -83,12 +95,19 @@ class Round(Schema):
     new_global_cid: str | None
     report_cid: str | None
     payout_root: str | None
-    total_paid: Amount | None
+    total_paid: Amount | None = Field(
+        description="Settlement fields are the effective settlement's (the correction, if any)."
+    )
+    corrected: bool = Field(description="The arbiter upheld a challenge and corrected it.")
+    aggregator_report_cid: str | None = Field(description="The aggregator's own report.")
     challenge_deadline: int | None
     settled_block: int | None
-    challenger: str | None
-    upheld: bool | None
+    challengers: int
+    evidence_revealed: int = Field(description="Challengers that revealed their evidence.")
+    arbiter: str | None = Field(description="The arbiter, when it ruled (rejected or corrected).")
     final: bool
+    final_at: int | None
+    claimed: Amount = Field(description="Claimed against this round's payout root.")
     accuracy: float | None
     fairness: Fairness | None
     report_cached: bool
@@ -108,13 +127,23 @@ class Reveal(Schema):
     block_number: int
 
 
+class Challenge(Schema):
+    challenger: str
+    commitment: str = Field(description="The evidence commitment posted with the bond.")
+    evidence_cid: str | None = Field(description="The revealed evidence (None until revealed).")
+    collected: Amount | None = Field(description="Bond (and bounty share) paid back, if any.")
+    block_number: int
+
+
 class Contribution(Schema):
     participant: str
     status: str = Field(description="accepted | rejected (by the aggregator's screening)")
     num_samples: int
     value: float | None = Field(description="The round's contribution value (None if rejected).")
     round_payout: Amount
-    cumulative_payout: Amount
+    cumulative_payout: Amount = Field(
+        description="Payouts of the reported rounds up to and including this one."
+    )
 
 
 class RoundDetail(Schema):
@@ -122,7 +151,8 @@ class RoundDetail(Schema):
     commits: list[Commit]
     reveals: list[Reveal]
     slashes: dict[str, Amount]
-    contributions: list[Contribution]
+    challenges: list[Challenge]
+    contributions: list[Contribution] = Field(description="From the effective report.")
 
 
 class RoundContributions(Schema):
@@ -145,25 +175,26 @@ class Participant(Schema):
     withdrawn: Amount
     slashed: Amount
     claimed: Amount
-    entitled: Amount = Field(description="Cumulative payout in the latest valid round report.")
+    entitled: Amount = Field(description="Payouts of the final rounds' effective reports.")
 
 
 class PayoutSeries(Schema):
     address: str
     round_payouts: list[Amount]
-    cumulative: list[Amount]
-    entitled: Amount
+    cumulative: list[Amount] = Field(description="Running sums of round_payouts.")
+    entitled: Amount = Field(description="Payouts of the final rounds.")
     claimed: Amount
 
 
 class PayoutsPage(PageOf[PayoutSeries]):
     rounds: list[int] = Field(description="Reported rounds; the series are aligned with them.")
+    final_rounds: list[int] = Field(description="The reported rounds that are final.")
 
 
 class Claim(Schema):
     account: str
+    round: int = Field(description="The round claimed (one claim per account and round).")
     amount: Amount
-    cumulative: Amount
     block_number: int
     tx_hash: str
 
@@ -178,11 +209,17 @@ class Finding(Schema):
 
 class RoundAudit(Schema):
     round: int
-    status: str = Field(description="ok | mismatch | unavailable | voided | challenged | unsettled")
+    status: str = Field(
+        description="ok | mismatch | unavailable | corrected | challenged | unsettled"
+    )
+    outcome: str = Field(description="How the round became final ('' while it is not).")
     accuracy: float | None
     total_paid: Amount
     mismatches: list[Finding]
     noise: list[Finding]
+    superseded: list[Finding] = Field(
+        description="How a corrected round's original settlement differed (not a failure)."
+    )
 
 
 class PayoutCheck(Schema):

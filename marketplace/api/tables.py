@@ -5,6 +5,11 @@ unique key, so applying the same event twice is a no-op (the raw ``events`` tabl
 a projection runs only when the raw row was new). Token amounts are uint256 on chain and can
 exceed SQLite's 64-bit integers, so they are stored as decimal TEXT.
 
+A round keeps the aggregator's settlement and, where the arbiter upheld a challenge, its
+corrected settlement next to it; the corrected one is the round's *effective* settlement (the
+one claims are made against), as in :class:`marketplace.protocol.ledger.RoundLedger`. Payouts
+are per round; cumulative payouts are sums over rounds, computed when read.
+
 ``reports`` and ``contributions`` are not chain data: they cache round reports fetched from the
 content store, keyed by the report's CID (content-addressed, so a cached row never goes stale).
 """
@@ -14,12 +19,16 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from marketplace.chain.contracts import abi
 from marketplace.chain.events import ChainEvent
 
-SCHEMA_VERSION = 2
+#: 3: per-round payouts and claims, corrected settlements, outcomes, challenges and bonds
+#: (the contract of issue 10); 2 was the cumulative-payout contract. Any other stored version
+#: drops every table, caches included (their rows changed shape too), and rebuilds.
+SCHEMA_VERSION = 3
 
 #: Tables rebuilt from the chain; ``rebuild()`` drops exactly these.
 CHAIN_TABLES = (
@@ -30,6 +39,8 @@ CHAIN_TABLES = (
     "commits",
     "reveals",
     "claims",
+    "challenges",
+    "bonds",
     "slashes",
     "refunds",
     "withdrawals",
@@ -57,6 +68,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     task_id INTEGER PRIMARY KEY,
     requester TEXT NOT NULL,
     aggregator TEXT NOT NULL,
+    arbiter TEXT NOT NULL,
     spec_cid TEXT NOT NULL,
     initial_model_cid TEXT NOT NULL,
     rounds INTEGER NOT NULL,
@@ -66,7 +78,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     created_block INTEGER NOT NULL,
     status TEXT NOT NULL DEFAULT 'active',
     ended_reason INTEGER,
-    allocated TEXT NOT NULL DEFAULT '0',
+    ended_at INTEGER,
     validation_cid TEXT,
     last_block INTEGER NOT NULL,
     last_log_index INTEGER NOT NULL,
@@ -97,11 +109,16 @@ CREATE TABLE IF NOT EXISTS rounds (
     total_paid TEXT,
     challenge_deadline INTEGER,
     settled_block INTEGER,
-    challenger TEXT,
-    evidence_cid TEXT,
-    upheld INTEGER,
-    resolver TEXT,
-    final INTEGER NOT NULL DEFAULT 0,
+    corrected_global_cid TEXT,
+    corrected_report_cid TEXT,
+    corrected_payout_root TEXT,
+    corrected_total_paid TEXT,
+    corrected_block INTEGER,
+    arbiter TEXT,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    outcome INTEGER NOT NULL DEFAULT 0,
+    final_at INTEGER,
+    final_total_paid TEXT,
     block_number INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
     PRIMARY KEY (task_id, round),
@@ -129,9 +146,31 @@ CREATE TABLE IF NOT EXISTS reveals (
 );
 CREATE TABLE IF NOT EXISTS claims (
     task_id INTEGER NOT NULL,
+    round INTEGER NOT NULL,
     account TEXT NOT NULL,
     amount TEXT NOT NULL,
-    cumulative TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    UNIQUE (block_number, log_index)
+);
+CREATE TABLE IF NOT EXISTS challenges (
+    task_id INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    challenger TEXT NOT NULL,
+    commitment TEXT NOT NULL,
+    evidence_cid TEXT,
+    collected TEXT,
+    block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    PRIMARY KEY (task_id, round, challenger),
+    UNIQUE (block_number, log_index)
+);
+CREATE TABLE IF NOT EXISTS bonds (
+    task_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    round INTEGER,
+    amount TEXT NOT NULL,
+    to_requester TEXT,
     block_number INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
     UNIQUE (block_number, log_index)
@@ -180,7 +219,6 @@ CREATE TABLE IF NOT EXISTS contributions (
     num_samples INTEGER NOT NULL,
     value REAL,
     round_payout TEXT NOT NULL,
-    cumulative_payout TEXT NOT NULL,
     PRIMARY KEY (cid, participant)
 );
 """
@@ -236,7 +274,7 @@ def apply_event(conn: sqlite3.Connection, event: ChainEvent) -> bool:
     )  # fmt: skip
     if cur.rowcount == 0:
         return False
-    handler = _HANDLERS.get(event.name)
+    handler = PROJECTIONS.get(event.name)
     if handler is not None:
         handler(conn, event, a)
     if task_id is not None:
@@ -250,6 +288,7 @@ def apply_event(conn: sqlite3.Connection, event: ChainEvent) -> bool:
 # -- projections, one per event name -----------------------------------------------------
 
 Row = dict[str, Any]
+Handler = Callable[[sqlite3.Connection, ChainEvent, Row], None]
 
 
 def _pos(event: ChainEvent) -> tuple[int, int]:
@@ -259,10 +298,12 @@ def _pos(event: ChainEvent) -> tuple[int, int]:
 def _task_created(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     p = a["params"]
     conn.execute(
-        "INSERT OR IGNORE INTO tasks (task_id, requester, aggregator, spec_cid, initial_model_cid,"
-        " rounds, round_budget, min_stake, params, created_block, last_block, last_log_index,"
-        " block_number, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (int(a["task_id"]), str(a["requester"]), str(p["aggregator"]), str(p["spec_cid"]),
+        "INSERT OR IGNORE INTO tasks (task_id, requester, aggregator, arbiter, spec_cid,"
+        " initial_model_cid, rounds, round_budget, min_stake, params, created_block, last_block,"
+        " last_log_index, block_number, log_index)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (int(a["task_id"]), str(a["requester"]), str(p["aggregator"]), str(p["arbiter"]),
+         str(p["spec_cid"]),
          str(p["initial_model_cid"]), int(p["rounds"]), str(p["round_budget"]),
          str(p["min_stake"]), json.dumps(p, sort_keys=True), e.block_number, *_pos(e), *_pos(e)),
     )  # fmt: skip
@@ -278,8 +319,8 @@ def _task_cancelled(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
 
 def _task_ended(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     conn.execute(
-        "UPDATE tasks SET status = 'ended', ended_reason = ? WHERE task_id = ?",
-        (int(a["reason"]), int(a["task_id"])),
+        "UPDATE tasks SET status = 'ended', ended_reason = ?, ended_at = ? WHERE task_id = ?",
+        (int(a["reason"]), int(a["ended_at"]), int(a["task_id"])),
     )
 
 
@@ -335,27 +376,66 @@ def _settled(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
 
 def _challenged(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     conn.execute(
-        "UPDATE rounds SET challenger = ?, evidence_cid = ? WHERE task_id = ? AND round = ?",
-        (str(a["challenger"]), str(a["evidence_cid"]), int(a["task_id"]), int(a["round"])),
-    )
+        "INSERT OR IGNORE INTO challenges (task_id, round, challenger, commitment, block_number,"
+        " log_index) VALUES (?, ?, ?, ?, ?, ?)",
+        (int(a["task_id"]), int(a["round"]), str(a["challenger"]), str(a["commitment"]),
+         *_pos(e)),
+    )  # fmt: skip
 
 
-def _resolved(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
+def _evidence_revealed(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     conn.execute(
-        "UPDATE rounds SET upheld = ?, resolver = ? WHERE task_id = ? AND round = ?",
-        (int(bool(a["upheld"])), str(a["resolver"]), int(a["task_id"]), int(a["round"])),
+        "UPDATE challenges SET evidence_cid = ? WHERE task_id = ? AND round = ? AND challenger = ?",
+        (str(a["evidence_cid"]), int(a["task_id"]), int(a["round"]), str(a["challenger"])),
     )
+
+
+def _challenger_paid(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
+    conn.execute(
+        "UPDATE challenges SET collected = ? WHERE task_id = ? AND round = ? AND challenger = ?",
+        (str(a["amount"]), int(a["task_id"]), int(a["round"]), str(a["challenger"])),
+    )
+
+
+def _challenge_rejected(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
+    conn.execute(
+        "UPDATE rounds SET rejected = 1, arbiter = ? WHERE task_id = ? AND round = ?",
+        (str(a["arbiter"]), int(a["task_id"]), int(a["round"])),
+    )
+
+
+def _corrected(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
+    conn.execute(
+        "UPDATE rounds SET corrected_global_cid = ?, corrected_report_cid = ?,"
+        " corrected_payout_root = ?, corrected_total_paid = ?, corrected_block = ?, arbiter = ?"
+        " WHERE task_id = ? AND round = ?",
+        (str(a["new_global_cid"]), str(a["report_cid"]), str(a["payout_root"]),
+         str(a["total_paid"]), e.block_number, str(a["arbiter"]), int(a["task_id"]),
+         int(a["round"])),
+    )  # fmt: skip
 
 
 def _finalized(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     conn.execute(
-        "UPDATE rounds SET final = 1 WHERE task_id = ? AND round = ?",
-        (int(a["task_id"]), int(a["round"])),
-    )
-    conn.execute(
-        "UPDATE tasks SET allocated = ? WHERE task_id = ?",
-        (str(a["total_allocated"]), int(a["task_id"])),
-    )
+        "UPDATE rounds SET outcome = ?, final_at = ?, final_total_paid = ?"
+        " WHERE task_id = ? AND round = ?",
+        (int(a["outcome"]), int(a["final_at"]), str(a["total_paid"]), int(a["task_id"]),
+         int(a["round"])),
+    )  # fmt: skip
+
+
+def _bond(kind: str) -> Handler:
+    """AggregatorBondPosted/Returned/Forfeited: one ``bonds`` row of ``kind``."""
+
+    def project(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
+        to_requester = a.get("to_requester")
+        conn.execute(
+            "INSERT OR IGNORE INTO bonds VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (int(a["task_id"]), kind, None if "round" not in a else int(a["round"]),
+             str(a["amount"]), None if to_requester is None else str(to_requester), *_pos(e)),
+        )  # fmt: skip
+
+    return project
 
 
 def _slashed(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
@@ -368,9 +448,8 @@ def _slashed(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
 def _claimed(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
-        (int(a["task_id"]), str(a["account"]), str(a["amount"]), str(a["cumulative_amount"]),
-         *_pos(e)),
-    )  # fmt: skip
+        (int(a["task_id"]), int(a["round"]), str(a["account"]), str(a["amount"]), *_pos(e)),
+    )
 
 
 def _refunded(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
@@ -387,7 +466,10 @@ def _withdrawn(conn: sqlite3.Connection, e: ChainEvent, a: Row) -> None:
     )
 
 
-_HANDLERS = {
+#: Event name -> its projection. Every task event of the ABI is listed (a test checks it
+#: against :data:`marketplace.protocol.ledger.HANDLERS`), so the tables tell what the ledger
+#: fold tells; the raw ``events`` table keeps every event either way.
+PROJECTIONS: dict[str, Handler] = {
     "TaskCreated": _task_created,
     "TaskCancelled": _task_cancelled,
     "TaskEnded": _task_ended,
@@ -398,8 +480,14 @@ _HANDLERS = {
     "Revealed": _revealed,
     "RoundSettled": _settled,
     "SettlementChallenged": _challenged,
-    "ChallengeResolved": _resolved,
+    "EvidenceRevealed": _evidence_revealed,
+    "ChallengeRejected": _challenge_rejected,
+    "SettlementCorrected": _corrected,
     "SettlementFinalized": _finalized,
+    "ChallengerPaid": _challenger_paid,
+    "AggregatorBondPosted": _bond("posted"),
+    "AggregatorBondReturned": _bond("returned"),
+    "AggregatorBondForfeited": _bond("forfeited"),
     "ParticipantSlashed": _slashed,
     "Claimed": _claimed,
     "BudgetRefunded": _refunded,

@@ -114,7 +114,8 @@
   }
 
   function renderPayouts(payouts, colors) {
-    const rounds = payouts.rounds.map((r) => `round ${r}`);
+    const final = new Set(payouts.final_rounds);
+    const rounds = payouts.rounds.map((r) => (final.has(r) ? `round ${r}` : `round ${r} (not final)`));
     const series = payouts.items.map((p) => ({
       name: p.address, label: short(p.address), color: colors.get(p.address),
       values: p.cumulative.map(tokens),

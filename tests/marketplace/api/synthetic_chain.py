@@ -15,6 +15,7 @@ from marketplace.chain.events import ChainEvent
 MARKET = "0x00000000000000000000000000000000000000aa"
 REQUESTER = "0x1000000000000000000000000000000000000001"
 AGGREGATOR = "0x2000000000000000000000000000000000000002"
+ARBITER = "0x3000000000000000000000000000000000000003"
 ALICE = "0xA11ce00000000000000000000000000000000001"
 BOB = "0xB0b0000000000000000000000000000000000002"
 TOKEN = 10**18
@@ -77,9 +78,11 @@ def task_created(task_id: int, rounds: int = 2, budget: int = 100 * TOKEN) -> tu
         "reveal_window": 10,
         "settle_window": 100,
         "challenge_window": 5,
+        "resolve_window": 5,
+        "claim_window": 100,
         "aggregator": AGGREGATOR,
-        "arbiter": "0x0000000000000000000000000000000000000000",
-        "settle_bond": 0,
+        "arbiter": ARBITER,
+        "settle_bond": TOKEN,
         "slash_bps": 1000,
         "max_samples": 10_000,
     }
@@ -114,12 +117,49 @@ def settled(task_id: int, round_: int, report_cid: str, total_paid: int) -> tupl
                              "challenge_deadline": 400})  # fmt: skip
 
 
-def finalized(task_id: int, round_: int, total_allocated: int) -> tuple[str, dict]:
-    return ("SettlementFinalized", {"task_id": task_id, "round": round_,
-                                    "payout_root": "0x" + "ef" * 32,
-                                    "total_allocated": total_allocated})  # fmt: skip
+def finalized(task_id: int, round_: int, total_paid: int, outcome: int = 1,
+              final_at: int = 500) -> tuple[str, dict]:  # fmt: skip
+    """SettlementFinalized; ``outcome`` is an ``Outcome`` value (1 = unchallenged)."""
+    return ("SettlementFinalized", {"task_id": task_id, "round": round_, "outcome": outcome,
+                                    "payout_root": "0x" + "ef" * 32, "total_paid": total_paid,
+                                    "final_at": final_at})  # fmt: skip
 
 
-def claimed(task_id: int, who: str, amount: int, cumulative: int) -> tuple[str, dict]:
-    return ("Claimed", {"task_id": task_id, "account": who, "amount": amount,
-                        "cumulative_amount": cumulative})  # fmt: skip
+def challenged(task_id: int, round_: int, who: str) -> tuple[str, dict]:
+    return ("SettlementChallenged", {"task_id": task_id, "round": round_, "challenger": who,
+                                     "commitment": "0x" + "c0" * 32})  # fmt: skip
+
+
+def evidence_revealed(task_id: int, round_: int, who: str) -> tuple[str, dict]:
+    return ("EvidenceRevealed", {"task_id": task_id, "round": round_, "challenger": who,
+                                 "evidence_cid": f"bafyevidence{round_}"})  # fmt: skip
+
+
+def corrected(task_id: int, round_: int, report_cid: str, total_paid: int) -> tuple[str, dict]:
+    return ("SettlementCorrected", {"task_id": task_id, "round": round_,
+                                    "new_global_cid": f"bafyfixed{round_ + 1}",
+                                    "report_cid": report_cid, "payout_root": "0x" + "fa" * 32,
+                                    "total_paid": total_paid, "arbiter": ARBITER})  # fmt: skip
+
+
+def rejected(task_id: int, round_: int) -> tuple[str, dict]:
+    return ("ChallengeRejected", {"task_id": task_id, "round": round_, "arbiter": ARBITER})
+
+
+def bond_forfeited(task_id: int, round_: int, amount: int, to_requester: int) -> tuple[str, dict]:
+    return ("AggregatorBondForfeited", {"task_id": task_id, "round": round_, "amount": amount,
+                                        "to_requester": to_requester})  # fmt: skip
+
+
+def challenger_paid(task_id: int, round_: int, who: str, amount: int) -> tuple[str, dict]:
+    return ("ChallengerPaid", {"task_id": task_id, "round": round_, "challenger": who,
+                               "amount": amount})  # fmt: skip
+
+
+def task_ended(task_id: int, reason: int = 0, ended_at: int = 900) -> tuple[str, dict]:
+    return ("TaskEnded", {"task_id": task_id, "reason": reason, "ended_at": ended_at})
+
+
+def claimed(task_id: int, who: str, round_: int, amount: int) -> tuple[str, dict]:
+    """Claimed: one event per round claimed."""
+    return ("Claimed", {"task_id": task_id, "account": who, "round": round_, "amount": amount})

@@ -43,7 +43,7 @@ def client(chain: FlakyChain, tmp_path: Path) -> TestClient:
 def test_requests_sync_new_blocks_first(client: TestClient, chain: FlakyChain) -> None:
     before = client.get("/api/tasks/1").json()
 
-    chain.mine(claimed(1, ALICE, 5, 5))
+    chain.mine(claimed(1, ALICE, 1, 5))
     after = client.get("/api/tasks/1").json()
 
     assert before["claimed"] == "0" and after["claimed"] == "5"

@@ -59,18 +59,26 @@ def test_task_totals_match_the_contract_counters(
     assert int(task["allocated"]) == int(info.total_allocated) == ledger_demo.result.budget_spent
     assert int(task["claimed"]) == int(info.total_claimed)
     assert int(task["claimed"]) == sum(p["tokens_claimed"] for p in ledger_demo.result.participants)
-    assert task["status"] == "ended"
+    assert int(task["forfeited"]) == int(info.total_forfeited)
+    assert task["rounds_final"] == 2 and task["arbiter"] == info.arbiter
+    assert (task["status"], task["ended_reason"]) == ("ended", "completed")
+    assert task["ended_at"] == int(info.ended_at)
 
 
 def test_rounds_carry_settlement_accuracy_and_fairness(
-    api: TestClient, ledger_demo: LedgerDemo
+    api: TestClient, ledger_demo: LedgerDemo, chain: MarketplaceClient
 ) -> None:
     body = api.get(f"/api/tasks/{ledger_demo.task_id}/rounds").json()
 
     assert [r["round"] for r in body["items"]] == [1, 2]
     for got, want in zip(body["items"], ledger_demo.result.rounds, strict=True):
-        assert got["status"] == "final" and got["report_cached"]
+        assert (got["status"], got["outcome"]) == ("final", "unchallenged")
+        assert got["report_cached"] and not got["corrected"]
+        assert got["report_cid"] == got["aggregator_report_cid"]
         assert int(got["total_paid"]) == sum(want["payouts"].values())
+        on_chain = chain.round(ledger_demo.task_id, got["round"])
+        assert got["payout_root"] == on_chain.payout_root and got["final_at"] == on_chain.final_at
+        assert int(got["claimed"]) == int(on_chain.total_claimed)
         assert math.isclose(got["accuracy"], want["accuracy"])
         assert math.isclose(got["fairness"]["jain"], want["fairness"]["jain"])
         assert got["commits"] == got["reveals"] == len(ledger_demo.addresses)
@@ -107,7 +115,7 @@ def test_contributions_per_round_match_the_coordinator(
 def test_payouts_accumulate_to_what_was_claimed(api: TestClient, ledger_demo: LedgerDemo) -> None:
     body = api.get(f"/api/tasks/{ledger_demo.task_id}/payouts").json()
 
-    assert body["rounds"] == [1, 2]
+    assert body["rounds"] == body["final_rounds"] == [1, 2]
     claimed = {p["address"]: p["tokens_claimed"] for p in ledger_demo.result.participants}
     for series in body["items"]:
         per_round = [int(x) for x in series["round_payouts"]]
@@ -133,10 +141,17 @@ def test_claims_match_the_contract(
     body = api.get(f"/api/tasks/{ledger_demo.task_id}/claims").json()
 
     assert body["total"] == len(body["items"]) > 0
+    paid = {r: {e["participant"]: e["round_payout"] for e in detail["contributions"]}
+            for r in (1, 2)
+            for detail in [api.get(f"/api/tasks/{ledger_demo.task_id}/rounds/{r}").json()]}  # fmt: skip
     for claim in body["items"]:
-        assert int(claim["cumulative"]) == chain.claimed(ledger_demo.task_id, claim["account"])
+        standing = chain.participant_round(ledger_demo.task_id, claim["round"], claim["account"])
+        assert standing.claimed and standing.revealed
+        assert claim["amount"] == paid[claim["round"]][claim["account"]] != "0"
         receipt = chain.w3.eth.get_transaction_receipt(claim["tx_hash"])
         assert receipt["blockNumber"] == claim["block_number"]
+    pairs = [(c["account"], c["round"]) for c in body["items"]]
+    assert len(pairs) == len(set(pairs))  # one claim per account and round
 
 
 def test_audit_runs_the_audit_core_and_then_serves_the_cache(
@@ -148,7 +163,7 @@ def test_audit_runs_the_audit_core_and_then_serves_the_cache(
     body = first.json()
     assert first.status_code == 200, body
     assert body["ok"] is True and body["mismatches"] == []
-    assert [r["status"] for r in body["rounds"]] == ["ok", "ok"]
+    assert [(r["status"], r["outcome"]) for r in body["rounds"]] == [("ok", "unchallenged")] * 2
     assert body["cached"] is False and second.json()["cached"] is True
     assert second.json()["rounds"] == body["rounds"]
 
