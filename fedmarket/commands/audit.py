@@ -119,7 +119,9 @@ def run_audit(
     type=click.FloatRange(min=0),
     help="Float noise tolerated in utilities and values (reported, not failed).",
 )
-@json_option('One object: {"task_id", "ok", "rounds", "mismatches", "payouts"}.')
+@json_option(
+    'One object: {"task_id", "ok", "level", "other_level", "rounds", "mismatches", "payouts"}.'
+)
 @click.option(
     "--csv",
     "csv_path",
@@ -138,6 +140,11 @@ def audit(
 ) -> None:
     """Recompute every round of a task from chain events and IPFS, and compare.
 
+    Runs at the public level (chain and content store only: screening, the aggregate, payees,
+    totals, roots, report fields) until the validation set is published or given with
+    --validation, which must match the task's on-chain sha256; then at the full level
+    (utilities, values, payouts, accuracy too).
+
     Exit code 0 when everything matches, 1 on any mismatch or unavailable artifact.
     """
     client = make_client(Settings.from_env(), rpc_url=rpc_url)
@@ -153,7 +160,9 @@ def audit(
 
 
 def print_audit(result: AuditResult) -> None:
-    echo(f"audit of task {result.task_id}")
+    from marketplace.roles.audit import LEVEL_NOTES
+
+    echo(f"audit of task {result.task_id} ({result.level} level: {LEVEL_NOTES[result.level]})")
     echo(f"{'round':>5}  {'status':<11} {'outcome':<14} {'accuracy':>8} {'paid':>14} {'noise':>5}")
     for r in result.rounds:
         acc = f"{r.accuracy:.3f}" if r.accuracy is not None else "-"
@@ -315,14 +324,23 @@ def challenge(
 @round_option
 @key_option("The challenger's keystore.")
 @rpc_url_option
-def challenge_collect(task_id: int, round_: int, key: str, rpc_url: str | None) -> None:
+@json_option('One object: {"action", "task_id", "account", "amount", "rounds", "tx_hash"}.')
+def challenge_collect(
+    task_id: int, round_: int, key: str, rpc_url: str | None, as_json: bool
+) -> None:
     """Take back the bond of a decided challenge (and a share of the aggregator's bond when it
     was upheld)."""
     from marketplace.roles.disputes import collect_challenge
+    from marketplace.roles.funds import Moved
 
     client = make_client(Settings.from_env(), key=key, rpc_url=rpc_url)
-    amount, _ = collect_challenge(client, task_id, round_)
-    echo(f"collected {format_amount(amount)} from the challenge of round {round_}")
+    with spinner(f"collecting the challenge of round {round_} of task {task_id}"):
+        amount, tx_hash = collect_challenge(client, task_id, round_)
+    if as_json:
+        moved = Moved("collect_challenge", client.address, amount, tx_hash, task_id, (round_,))
+        emit_json(moved.to_json())
+    else:
+        echo(f"collected {format_amount(amount)} from the challenge of round {round_}")
 
 
 @click.command()

@@ -25,6 +25,7 @@ from web3 import Web3
 from marketplace.aggregators.registry import get_aggregator
 from marketplace.chain.client import MarketplaceClient
 from marketplace.errors import CorruptContent, FedmarketError, ProtocolError
+from marketplace.protocol.dataset import Dataset, dataset_sha256
 from marketplace.protocol.ledger import Ledger
 from marketplace.protocol.ledger_lookup import TaskFacts
 from marketplace.protocol.merkle import PayoutTree
@@ -223,10 +224,23 @@ def fetch_candidates(inputs: RoundInputs, store: ContentStore) -> list[Candidate
     return candidates
 
 
+class NeedsValidation(ProtocolError):
+    """The step asked for needs the validation set (e.g. q-FFL's per-participant losses)."""
+
+
 def compute_round(
-    inputs: RoundInputs, store: ContentStore, validation: Validation, *, publish: bool = True
+    inputs: RoundInputs,
+    store: ContentStore,
+    validation: Validation | None,
+    *,
+    publish: bool = True,
 ) -> RoundOutcome:
-    """Aggregate, value and pay one round; with ``publish`` the new model and report are stored."""
+    """Aggregate, value and pay one round; with ``publish`` the new model and report are stored.
+
+    Without a validation set (the public audit, before the requester publishes it) the round is
+    screened and aggregated only: the outcome's report then has the submissions and the new
+    model's CID, no valuation, no payouts and no accuracy.
+    """
     spec = inputs.spec
     shapes = parameter_shapes(spec.model)
     prev_blob = store.cat_bytes(inputs.global_model_cid)
@@ -289,6 +303,10 @@ def compute_round(
         aggregator = get_aggregator(spec.aggregator, **spec.aggregator_params)
         losses: list[float] | None = None
         if aggregator.needs_losses:  # q-FFL: each participant's loss, publicly recomputable
+            if validation is None:
+                raise NeedsValidation(
+                    f"the {spec.aggregator} aggregate needs the validation set (its losses)"
+                )
             found = disagreement_losses(spec.model, prev_params, updates, validation.X)
             losses = [float(x) for x in found]
             aggregation["losses"] = losses
@@ -310,6 +328,8 @@ def compute_round(
     new_blob = encode_weights(new_params)
     new_cid = store.add(new_blob).cid if publish else str(compute_cid(new_blob))
 
+    if validation is None:
+        return _screened_only(inputs, submissions, new_cid, aggregation, prev_params)
     valuation_record: dict[str, Any] | None = None
     round_payouts: dict[str, int] = {}
     unit = 1
@@ -328,7 +348,7 @@ def compute_round(
             digests=InputDigests(
                 prev_model=sha256_hex(prev_blob),
                 updates=tuple(sha_of[a] for a in addresses),
-                validation=spec.validation_sha256.lower(),
+                validation=validation_digest(validation, spec),
             ),
             rejected=[(p, reason) for p, (reason, _) in sorted(rejected_by.items())],
             coefficients=None if rule is None else rule[0].tolist(),
@@ -381,6 +401,50 @@ def compute_round(
         accepted_updates=dict(zip(addresses, updates, strict=True)),
         evidence=(valuation_record or {}).get("state", inputs.previous_evidence),
     )
+
+
+def _screened_only(
+    inputs: RoundInputs,
+    submissions: list[SubmissionRecord],
+    new_cid: str,
+    aggregation: dict[str, Any],
+    prev_params: dict[str, np.ndarray],
+) -> RoundOutcome:
+    """The part of a round that needs no validation data: screening and the aggregate."""
+    spec = inputs.spec
+    report = RoundReport(
+        task_id=inputs.task_id, round=inputs.round, marketplace=inputs.marketplace,
+        chain_id=inputs.chain_id, spec_cid=inputs.spec_cid,
+        global_model_cid=inputs.global_model_cid, new_global_cid=new_cid, seed=inputs.seed,
+        seed_source=inputs.seed_source, aggregator=spec.aggregator,
+        aggregator_params=spec.aggregator_params, submissions=submissions, valuation=None,
+        round_budget=inputs.round_budget, round_payouts={},
+        previous_report_cid=inputs.previous_report_cid, payout_root="", total_paid=0,
+        accuracy=None, metrics={"aggregation": aggregation},
+    )  # fmt: skip
+    return RoundOutcome(
+        report=report, report_cid="", new_global_cid=new_cid, payout_root=b"", total_paid=0,
+        accuracy=None, prev_params=prev_params,
+    )  # fmt: skip
+
+
+def validation_digest(validation: Validation, spec: TaskSpec) -> str:
+    """The sha256 of the validation data this computation actually used (FMDS1 bytes).
+
+    Computed, not copied from the spec: a report made with another validation set names another
+    digest, and the audit sees it. A set whose class count was widened to the model's
+    (``fit_to_model``) is hashed as it was loaded. Data without the dataset encoding falls back
+    to the spec's digest.
+    """
+    if not isinstance(validation, Dataset):
+        return spec.validation_sha256.lower()
+    committed = spec.validation_sha256.lower().removeprefix("0x")
+    digest = dataset_sha256(validation)
+    if digest != committed and len(validation):
+        as_loaded = Dataset(validation.X, validation.y, int(validation.y.max()) + 1)
+        if dataset_sha256(as_loaded) == committed:
+            return committed
+    return digest
 
 
 def score_model(

@@ -15,6 +15,7 @@ everything else — a different CID, root, payout, status or input — which is 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -26,7 +27,9 @@ from marketplace.chain.client import MarketplaceClient
 from marketplace.errors import ConfigError, FedmarketError
 from marketplace.protocol.ledger import Ledger, RoundLedger
 from marketplace.protocol.payouts import round_tree
+from marketplace.protocol.report_diff import Tolerances, diff
 from marketplace.protocol.round_compute import (
+    NeedsValidation,
     RoundOutcome,
     Validation,
     compute_round,
@@ -53,6 +56,28 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _jsonable(v) for k, v in asdict(self).items()}
+
+
+class AuditLevel(StrEnum):
+    """How much an audit could check.
+
+    ``public`` needs only the chain and the content store and runs at any time, inside a
+    challenge window too: screening (hashes, shapes, norms, copies, replays), the aggregate's
+    CID, payees among the accepted revealers, totals within the budget, the report against its
+    Merkle root, every report field that needs no validation data, and token conservation.
+    ``full`` adds what needs the validation set: utilities, values, payouts and accuracy.
+    """
+
+    PUBLIC = "public"
+    FULL = "full"
+
+
+#: What the other level would add, for the output.
+LEVEL_NOTES = {
+    AuditLevel.PUBLIC: "the full audit (once the validation set is published, or with "
+    "--validation FILE) also recomputes utilities, values, payouts and accuracy",
+    AuditLevel.FULL: "every check ran, including utilities, values, payouts and accuracy",
+}
 
 
 class RoundAuditStatus(StrEnum):
@@ -97,6 +122,7 @@ class AuditResult:
     ledger_findings: list[Finding] = field(default_factory=list)
     payouts: list[dict[str, Any]] = field(default_factory=list)
     tolerance: float = DEFAULT_TOLERANCE
+    level: AuditLevel = AuditLevel.FULL
 
     @property
     def mismatches(self) -> list[Finding]:
@@ -110,6 +136,8 @@ class AuditResult:
         return {
             "task_id": self.task_id,
             "ok": self.ok,
+            "level": str(self.level),
+            "other_level": LEVEL_NOTES[self.level],
             "tolerance": self.tolerance,
             "rounds": [r.to_dict() for r in self.rounds],
             "mismatches": [m.to_dict() for m in self.mismatches],
@@ -131,8 +159,11 @@ def audit_task(
         raise ConfigError(f"task {task_id} does not exist on this marketplace")
     result = AuditResult(task_id=task_id, tolerance=tolerance)
     spec = _fetch_spec(store, ledger, result)
-    if validation is None:
+    if validation is None and ledger.validation_cid is not None:
         validation = _published_validation(store, ledger, spec, result)
+    elif validation is not None:
+        check_validation(validation, ledger)
+    result.level = AuditLevel.FULL if validation is not None else AuditLevel.PUBLIC
     entitled: dict[int, dict[str, int]] = {}  # round -> recomputed payouts of its final settlement
     evidence: dict[str, Any] | None = None  # the valuation state as this audit recomputes it
     for r in sorted(ledger.rounds):
@@ -144,8 +175,15 @@ def audit_task(
             ra.status = RoundAuditStatus.UNSETTLED
             continue
         ra.total_paid = int(effective["total_paid"])
-        if spec is None or validation is None:
+        if spec is None:
             ra.status = RoundAuditStatus.UNAVAILABLE
+            continue
+        if validation is None:
+            published = _public_round(client, store, ledger, rl, spec, effective, ra)
+            if published is not None and rl.final:
+                entitled[r] = {a.lower(): v for a, v in published.round_payouts.items()}
+            if ra.mismatches and ra.status is RoundAuditStatus.OK:
+                ra.status = RoundAuditStatus.MISMATCH
             continue
         outcome = _recompute(client, store, ledger, rl, spec, validation, evidence, ra)
         if outcome is None:
@@ -180,6 +218,24 @@ def audit_task(
 
 
 # -- steps --------------------------------------------------------------------------------
+
+
+def check_validation(validation: Validation, ledger: Ledger) -> None:
+    """A validation set given by hand must be the one the task committed to on-chain (its
+    sha256), checked before any use: an aggregator's own file would make its own valuation pass.
+    """
+    from marketplace.protocol.dataset import Dataset, dataset_sha256
+
+    committed = str(ledger.params["validation_sha256"]).lower().removeprefix("0x")
+    if not isinstance(validation, Dataset):
+        return
+    digest = dataset_sha256(validation)
+    if digest != committed:
+        raise ConfigError(
+            f"this validation set is not the one task {ledger.task_id} committed to: its sha256 "
+            f"is {digest}, the task committed to {committed}",
+            hint="use the requester's validation file, or wait until it is published",
+        )
 
 
 def _fetch_spec(store: ContentStore, ledger: Ledger, result: AuditResult) -> TaskSpec | None:
@@ -231,6 +287,111 @@ def _published_validation(
         )
         return None
     return ds
+
+
+#: Report fields only the full audit (with validation data) can recompute.
+FULL_ONLY_PATHS = (
+    "valuation", "round_payouts", "payout_root", "total_paid", "accuracy",
+    "metrics.validation_loss", "metrics.payout_unit", "metrics.aggregation.losses",
+)  # fmt: skip
+
+
+def _public_round(
+    client: MarketplaceClient,
+    store: ContentStore,
+    ledger: Ledger,
+    rl: RoundLedger,
+    spec: TaskSpec,
+    effective: dict[str, Any],
+    ra: RoundAudit,
+) -> RoundReport | None:
+    """The public checks of one settled round (no validation data); returns the published
+    report when it could be read."""
+    r = rl.round
+    try:
+        published = RoundReport.from_json(store.cat_bytes(str(effective["report_cid"])))
+    except (FedmarketError, KeyError) as exc:
+        ra.status = RoundAuditStatus.UNAVAILABLE
+        ra.mismatches.append(
+            Finding(
+                r, "report_cid", effective.get("report_cid"), None, f"report unavailable: {exc}"
+            )
+        )
+        return None
+    payouts = published.round_payouts
+    accepted = {s.participant.lower() for s in published.submissions if s.status == "accepted"}
+    checks = [
+        ("report.total_paid", sum(payouts.values()), published.total_paid,
+         "the report's payouts do not add up to its total"),
+        ("total_paid", published.total_paid, int(effective["total_paid"]),
+         "the settled total is not the report's"),
+        ("report.round_payouts", round_tree(published).root_hex,
+         str(effective.get("payout_root", "")).lower(),
+         "the published payouts do not hash to the settled root"),
+        ("report.new_global_cid", published.new_global_cid,
+         str(effective.get("new_global_cid", "")), "the settled model is not the report's"),
+    ]  # fmt: skip
+    for name, expected, found, reason in checks:
+        if expected != found:
+            ra.mismatches.append(Finding(r, name, expected, found, reason))
+    if published.total_paid > int(ledger.params["round_budget"]):
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.total_paid",
+                int(ledger.params["round_budget"]),
+                published.total_paid,
+                "pays more than the round's budget",
+            )
+        )
+    strangers = sorted(a for a in payouts if a.lower() not in accepted)
+    if strangers:
+        ra.mismatches.append(
+            Finding(
+                r,
+                "report.round_payouts",
+                sorted(accepted),
+                strangers,
+                "pays accounts that are not accepted revealers of the round",
+            )
+        )
+    try:
+        inputs = inputs_from_ledger(
+            client.w3, ledger, r, spec, marketplace=client.market.address,
+            previous_evidence=None,
+        )  # fmt: skip
+        screened = compute_round(inputs, store, None, publish=False)
+    except NeedsValidation:
+        return published  # the aggregate needs the validation set: the full audit checks it
+    except FedmarketError as exc:
+        ra.status = RoundAuditStatus.UNAVAILABLE
+        ra.mismatches.append(
+            Finding(
+                r, "artifacts", "fetchable", None, f"cannot screen the round: {exc.user_message()}"
+            )
+        )
+        return published
+    for d in diff(_as_json(screened.report), _as_json(published),
+                  keyed={"submissions": "participant"}):  # fmt: skip
+        if d.path.startswith(FULL_ONLY_PATHS):
+            continue
+        ra.mismatches.append(
+            Finding(r, f"report.{d.path}", d.expected, d.found, _public_reason(d.path))
+        )
+    return published
+
+
+def _as_json(report: RoundReport) -> Any:
+    """The report as its canonical JSON reads back (enums as strings, amounts as strings)."""
+    return json.loads(report.to_json())
+
+
+def _public_reason(path: str) -> str:
+    if path.startswith("submissions"):
+        return "screening differs from the recomputation (who was accepted, and why not)"
+    if path == "new_global_cid":
+        return "the aggregate of the accepted updates is another model"
+    return "differs from recomputation"
 
 
 def _recompute(
@@ -305,6 +466,7 @@ def _compare_round(
         return
     _compare_reports(r, outcome.report, published, ra, tolerance)
     _check_valuation(r, outcome, published, ra, validation)
+    _compare_whole_report(r, outcome.report, published, ra, tolerance)
     tree_root = round_tree(published).root_hex
     if tree_root != str(settled.get("payout_root", "")).lower():
         ra.mismatches.append(
@@ -374,6 +536,50 @@ def _compare_reports(
         )
     if expected.accuracy is not None and found.accuracy is not None:
         _compare_floats(r, "report.accuracy", [expected.accuracy], [found.accuracy], ra, tol)
+
+
+#: Float tolerances of the whole-report comparison, by path (see report_diff): measured scores
+#: within the audit's tolerance; the valuation block loosely (its own recomputation,
+#: ``_check_valuation``, judges its floats with the valuation package's tolerances).
+VALUATION_FLOAT_TOLERANCE = 1e-6
+
+
+def _compare_whole_report(
+    r: int, expected: RoundReport, found: RoundReport, ra: RoundAudit, tol: float
+) -> None:
+    """Every field of the published report against the recomputed one (issue: nothing outside
+    a short list may be forged): exact except floats within tolerance, which are noise.
+
+    Differences under a field already reported (e.g. ``report.round_payouts``) are not
+    repeated; everything else — a relabelled rejection reason, a false detail, a different
+    task id, seed source, aggregator parameter, sample count or digest — is a mismatch.
+    """
+    tolerances = Tolerances(
+        (
+            ("accuracy", tol),
+            ("metrics.validation_loss", tol),
+            ("valuation.*", max(tol, VALUATION_FLOAT_TOLERANCE)),
+        )
+    )
+    differences = diff(
+        _as_json(expected), _as_json(found), tolerances=tolerances,
+        keyed={"submissions": "participant"},
+    )  # fmt: skip
+    reported = [f.field for f in ra.mismatches]
+    for d in differences:
+        name = f"report.{d.path}"
+        if d.is_noise:
+            ra.noise.append(
+                Finding(r, name, d.expected, d.found, f"float noise within {d.tolerance:g}")
+            )
+            continue
+        if any(name == f or name.startswith((f + ".", f + "[")) for f in reported):
+            continue
+        if name.startswith("report.valuation") and any(
+            f.startswith("report.valuation") for f in reported
+        ):
+            continue
+        ra.mismatches.append(Finding(r, name, d.expected, d.found, "differs from recomputation"))
 
 
 def _check_valuation(

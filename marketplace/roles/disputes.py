@@ -27,6 +27,7 @@ from typing import Any
 
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.commitment import cid_digest, derived_salt, evidence_commitment
+from marketplace.chain.revert_messages import utc_time
 from marketplace.chain.structs import (
     ChallengeState,
     Outcome,
@@ -260,12 +261,13 @@ def collect_challenge(client: MarketplaceClient, task_id: int, round_: int) -> t
 
 def check_ruling(client: MarketplaceClient, task_id: int, round_: int) -> RoundInfo:
     """The round, which the signer (the task's arbiter) may rule on now; one-line errors."""
-    task, info = settled_round(client, task_id, round_)
-    if str(task.arbiter).lower() != client.address.lower():
+    task = client.task(task_id)
+    if task.phase_status != TaskStatus.NONE and str(task.arbiter).lower() != client.address.lower():
         raise ProtocolError(
             f"{client.address} is not the arbiter of task {task_id} ({task.arbiter} is)",
             hint="sign with the arbiter's key (--key)",
         )
+    task, info = settled_round(client, task_id, round_)
     if info.round_status != RoundStatus.CHALLENGED:
         raise ProtocolError(
             f"round {round_} of task {task_id} has no challenge to rule on "
@@ -275,8 +277,8 @@ def check_ruling(client: MarketplaceClient, task_id: int, round_: int) -> RoundI
     now = client.chain_time()
     if now <= int(info.evidence_deadline):
         raise ProtocolError(
-            f"the challengers of round {round_} may reveal evidence until block time "
-            f"{info.evidence_deadline}; the ruling comes after that",
+            f"the challengers of round {round_} may reveal evidence until "
+            f"{utc_time(info.evidence_deadline)}; the ruling comes after that",
             hint="run this again once the evidence window has closed",
         )
     if int(info.revealed_challengers) == 0:
@@ -286,7 +288,7 @@ def check_ruling(client: MarketplaceClient, task_id: int, round_: int) -> RoundI
         )
     if now > int(info.resolve_deadline):
         raise ProtocolError(
-            f"the ruling window of round {round_} closed at block time {info.resolve_deadline}: "
+            f"the ruling window of round {round_} closed at {utc_time(info.resolve_deadline)}: "
             "the settlement stands and the revealed challengers get their bonds back",
         )
     return info

@@ -30,7 +30,6 @@ from marketplace.chain.transactor import TxReceipt
 from marketplace.errors import ProtocolError
 from marketplace.protocol.deadlines import due_outcome, overdue
 from marketplace.protocol.payouts import claimable_rounds
-from marketplace.roles.disputes import collect_challenge
 from marketplace.storage import ContentStore
 from marketplace.units import amount_json, format_amount
 
@@ -245,6 +244,9 @@ def withdraw_stake(client: MarketplaceClient, task_id: int) -> Moved:
 
 def collect_challenges(client: MarketplaceClient, task_id: int) -> list[Moved]:
     """Challenger: collect every decided challenge of the task that pays this account back."""
+    # disputes imports the round computation (torch): only when there is something to collect
+    from marketplace.roles.disputes import collect_challenge
+
     info = existing_task(client, task_id)
     moved = []
     for r in range(1, int(info.last_round) + 1):

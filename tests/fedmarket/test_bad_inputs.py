@@ -41,7 +41,7 @@ pytestmark = pytest.mark.anvil
 
 LONG_DIGITS = re.compile(r"\b\d{16,}\b")
 #: Windows no test outlives: nothing here may depend on Anvil's (real) clock moving on.
-LONG = Windows(commit=3600, reveal=3600, settle=86_400, challenge=3600)
+LONG = Windows(commit=3600, reveal=3600, settle=86_400, challenge=3600, resolve=3600, claim=86_400)
 GOOD_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 BAD_CHECKSUM = GOOD_ADDRESS.replace("aAeb", "aaeb")
 
@@ -90,11 +90,33 @@ CASES: dict[str, Case] = {
         "checksum",
     ),
     "create-32-feature-validation": Case(
-        ("task", "create", "--key", "ux-req", "--validation", "{val32}", "--aggregator", "ux-agg"),
+        (
+            "task",
+            "create",
+            "--key",
+            "ux-req",
+            "--validation",
+            "{val32}",
+            "--aggregator",
+            "ux-agg",
+            "--arbiter",
+            "ux-arb",
+        ),
         "32 features",
     ),
     "create-unfunded": Case(
-        ("task", "create", "--key", "ux-poor", "--validation", "{val}", "--aggregator", "ux-agg"),
+        (
+            "task",
+            "create",
+            "--key",
+            "ux-poor",
+            "--validation",
+            "{val}",
+            "--aggregator",
+            "ux-agg",
+            "--arbiter",
+            "ux-arb",
+        ),
         "holds 0 FMT but the task's budget needs 5,000 FMT",
     ),
     "create-bad-amount": Case(
@@ -128,12 +150,34 @@ CASES: dict[str, Case] = {
         "--rounds",
     ),
     "create-wrong-password": Case(
-        ("task", "create", "--key", "ux-req", "--validation", "{val}", "--aggregator", "ux-agg"),
+        (
+            "task",
+            "create",
+            "--key",
+            "ux-req",
+            "--validation",
+            "{val}",
+            "--aggregator",
+            "ux-agg",
+            "--arbiter",
+            "ux-arb",
+        ),
         "wrong password",
         (("FEDMARKET_KEY_PASSWORD", "wrong"),),
     ),
     "create-unknown-key": Case(
-        ("task", "create", "--key", "nokey", "--validation", "{val}", "--aggregator", "ux-agg"),
+        (
+            "task",
+            "create",
+            "--key",
+            "nokey",
+            "--validation",
+            "{val}",
+            "--aggregator",
+            "ux-agg",
+            "--arbiter",
+            "ux-arb",
+        ),
         "no keystore found for 'nokey'",
     ),
     # -- join (issue: tracebacks for labels out of range, features that do not fit; an
@@ -213,19 +257,19 @@ CASES: dict[str, Case] = {
     ),
     "challenge-unopened-round": Case(
         ("challenge", "--task", "{created}", "--round", "1", "--key", "ux-part"),
-        "has not been opened yet",
+        "has not been opened",
     ),
     "challenge-open-round": Case(
         ("challenge", "--task", "{started}", "--round", "1", "--key", "ux-part"),
         "is not settled yet",
     ),
     "resolve-not-resolver": Case(
-        ("resolve", "--task", "{started}", "--round", "1", "--upheld", "--key", "ux-part"),
-        "may not resolve challenges of task",
+        ("resolve", "--task", "{started}", "--round", "1", "--uphold", "--key", "ux-part"),
+        "is not the arbiter of task",
     ),
     "resolve-no-challenge": Case(
-        ("resolve", "--task", "{started}", "--round", "1", "--rejected", "--key", "ux-req"),
-        "has no open challenge",
+        ("resolve", "--task", "{started}", "--round", "1", "--reject", "--key", "ux-arb"),
+        "is not settled yet",
     ),
     # -- money out (new commands): refused before any transaction
     "cancel-not-requester": Case(
@@ -241,10 +285,10 @@ CASES: dict[str, Case] = {
         ("task", "refund", "99999", "--key", "ux-req"), "task 99999 does not exist"
     ),
     "wind-down-unstarted-task": Case(
-        ("task", "wind-down", "{created}", "--key", "ux-part"), "wind-down is only for a round"
+        ("task", "wind-down", "{created}", "--key", "ux-part"), "has missed no deadline"
     ),
     "wind-down-too-early": Case(
-        ("task", "wind-down", "{started}", "--key", "ux-part"), "may still be settled until"
+        ("task", "wind-down", "{started}", "--key", "ux-part"), "has missed no deadline"
     ),
     "withdraw-stake-not-joined": Case(
         ("withdraw", "--task", "{created}", "--key", "ux-part"), "has not joined task"
@@ -308,6 +352,7 @@ def world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # participant, and one that holds nothing
     w.names["req"] = keystore(devnet, "ux-req", 1)
     keystore(devnet, "ux-agg", 2)
+    keystore(devnet, "ux-arb", 0)
     keystore(devnet, "ux-part", 8)
     keystore(devnet, "ux-joined", 7)
     if not (devnet.settings.keystore_dir / "ux-poor.json").exists():
@@ -317,7 +362,7 @@ def world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     devnet.client(1).cancel(cancelled.task_id)
     started = create_task(
         devnet.client(1), devnet.store(), created.spec, aggregator=devnet.client(2).address,
-        rounds=3, round_budget=10**20, min_stake=10**18, windows=LONG, settle_bond=10**18,
+        arbiter=devnet.client(0).address, rounds=3, round_budget=10**20, min_stake=10**18, windows=LONG, settle_bond=10**18,
     )  # fmt: skip
     devnet.client(7).join(started.task_id, 10**18)
     devnet.client(2).open_round(started.task_id, started.initial_model_cid)

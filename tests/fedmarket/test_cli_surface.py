@@ -59,7 +59,7 @@ CHAIN_COMMANDS: list[tuple[tuple[str, ...], list[str]]] = [
     (("claim",), ["--task", "1", "--key", "k"]),
     (("withdraw",), ["--credits", "--key", "k"]),
     (("audit",), ["--task", "1"]),
-    (("resolve",), ["--task", "1", "--round", "1", "--upheld", "--key", "k"]),
+    (("resolve",), ["--task", "1", "--round", "1", "--uphold", "--key", "k"]),
     (("account", "fund"), ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]),
     (("devnet", "status"), []),
 ]

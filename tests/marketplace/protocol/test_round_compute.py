@@ -109,7 +109,6 @@ def run(
         seed=round_,
         seed_source={},
         round_budget=BUDGET,
-        previous_cumulative={},
         previous_report_cid="",
         commit_order=tuple(commit_order if commit_order is not None else [s[0] for s in subs]),
         previous_evidence=None if previous is None else previous.evidence,

@@ -1,4 +1,9 @@
-"""The tampering matrix: change one thing at a time after a real round and the audit names it."""
+"""The tampering matrix: change one thing at a time after a real round and the audit names it.
+
+Each probe is a dishonest aggregator's edit to its own settlement (report, root or model) on a
+real Anvil round. The full audit (validation set given) recomputes the whole report and
+compares every field; the public audit (no validation data) checks what needs none.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ from dataclasses import replace
 import pytest
 from fmkit import Devnet, Scenario, Tamper, coordinator_for, make_scenario, nodes_for, play_round
 
+from marketplace.errors import ConfigError
+from marketplace.protocol.dataset import dataset_sha256
 from marketplace.protocol.merkle import PayoutTree
 from marketplace.protocol.round_compute import RoundOutcome
 from marketplace.protocol.round_report import RoundReport
 from marketplace.roles.audit import AuditResult, audit_task
 from marketplace.storage import CID, ContentStore
-from participant.behaviours import Honest
+from participant.behaviours import FreeRider, Honest
 
 pytestmark = pytest.mark.anvil
 
@@ -42,21 +49,18 @@ def tamper_payout(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
         first: report.round_payouts[first] - shift,
         second: report.round_payouts[second] + shift,
     }
-    tree = PayoutTree(payouts)  # a consistent, re-rooted report: only recomputation can tell
-    forged = replace(
-        report,
-        round_payouts=payouts,
-        cumulative_payouts=payouts,
-        payout_root="0x" + tree.root.hex(),
-    )
+    # a consistent, re-rooted report: only recomputation can tell
+    tree = PayoutTree(report.task_id, report.round, payouts)
+    forged = replace(report, round_payouts=payouts, payout_root="0x" + tree.root.hex())
     return replace(republish(outcome, store, forged), payout_root=tree.root)
 
 
 def tamper_merkle_leaf(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
-    entries = dict(outcome.report.cumulative_payouts)
+    report = outcome.report
+    entries = dict(report.round_payouts)
     account = sorted(entries)[0]
     entries[account] += 10**18
-    return replace(outcome, payout_root=PayoutTree(entries).root)
+    return replace(outcome, payout_root=PayoutTree(report.task_id, report.round, entries).root)
 
 
 def tamper_global_cid(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
@@ -106,7 +110,7 @@ def test_tampered_settlement_is_caught(devnet: Devnet, tamper: Tamper, expected_
 
 def test_merkle_leaf_tamper_is_named_as_report_root_disagreement(devnet: Devnet) -> None:
     s, _ = run_round(devnet, tamper_merkle_leaf)
-    assert "report.cumulative_payouts" in fields(audit(s))
+    assert "report.round_payouts" in fields(audit(s))
 
 
 def test_flipped_byte_in_an_update_blob_is_caught(devnet: Devnet) -> None:
@@ -132,3 +136,108 @@ def test_withheld_blob_makes_the_audit_fail_as_unavailable(devnet: Devnet) -> No
     result = audit(s)
     assert not result.ok
     assert "new_global_cid" in fields(result)
+
+
+# -- issue 12: the whole report, the validation file, and the public level -------------------
+
+
+def relabel_free_rider(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """The free-rider's true reason (empty_update) relabelled, with a false detail."""
+    subs = [
+        replace(sub, reason="hash_mismatch", detail="bytes do not match the revealed sha256")
+        if sub.reason == "empty_update"
+        else sub
+        for sub in outcome.report.submissions
+    ]
+    return republish(outcome, store, replace(outcome.report, submissions=subs))
+
+
+def false_fields(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """Fields no short list used to compare: seed source, aggregator parameters, a sample count."""
+    report = outcome.report
+    subs = [replace(report.submissions[0], num_samples=report.submissions[0].num_samples + 1)]
+    forged = replace(
+        report,
+        seed_source={**report.seed_source, "block_number": 1},
+        aggregator_params={"note": "forged"},
+        submissions=subs + list(report.submissions[1:]),
+    )
+    return republish(outcome, store, forged)
+
+
+def censor_first(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """A valid update reported as rejected (its payout moved to the others is not needed)."""
+    report = outcome.report
+    first = report.submissions[0]
+    subs = [replace(first, status="rejected", reason="norm_bound", detail="norm too large")]
+    payouts = {a: v for a, v in report.round_payouts.items() if a != first.participant}
+    tree = PayoutTree(report.task_id, report.round, payouts)
+    forged = replace(
+        report,
+        submissions=subs + list(report.submissions[1:]),
+        round_payouts=payouts,
+        total_paid=sum(payouts.values()),
+        payout_root="0x" + tree.root.hex(),
+    )
+    out = republish(outcome, store, forged)
+    return replace(out, payout_root=tree.root, total_paid=forged.total_paid)
+
+
+def run_free_rider_round(devnet: Devnet, tamper: Tamper | None) -> Scenario:
+    s = make_scenario(devnet, n=3, rounds=1, seed=3)
+    coord = coordinator_for(s, tamper=tamper)
+    play_round(s, coord, nodes_for(s, [Honest(), Honest(), FreeRider()]))
+    return s
+
+
+def test_a_relabelled_rejection_reason_is_a_mismatch_not_noise(devnet: Devnet) -> None:
+    s = run_free_rider_round(devnet, relabel_free_rider)
+    result = audit(s)
+    assert not result.ok
+    named = [m for m in result.mismatches if m.field.endswith(".reason")]
+    assert named and named[0].expected == "empty_update" and named[0].found == "hash_mismatch"
+
+
+def test_fields_outside_the_old_short_list_are_compared(devnet: Devnet) -> None:
+    s, _ = run_round(devnet, false_fields)
+    found = fields(audit(s))
+    assert "report.seed_source.block_number" in found, found
+    assert any(f.startswith("report.aggregator_params") for f in found), found
+    assert any(f.endswith(".num_samples") for f in found), found
+
+
+def test_a_validation_file_other_than_the_committed_one_is_refused(devnet: Devnet) -> None:
+    s, _ = run_round(devnet, None)
+    other = s.validation.subset(list(range(len(s.validation) - 1)))
+    with pytest.raises(ConfigError) as err:
+        audit_task(s.devnet.client(1), s.devnet.store(), s.task_id, validation=other)
+    message = err.value.user_message()
+    assert dataset_sha256(other) in message and s.spec.validation_sha256.lower() in message
+
+
+def test_the_public_audit_runs_without_validation_data(devnet: Devnet) -> None:
+    s, _ = run_round(devnet, None)
+    result = audit_task(s.devnet.client(1), s.devnet.store(), s.task_id)
+    assert result.level == "public"
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    assert result.rounds[0].status == "ok"
+    assert result.to_dict()["other_level"].startswith("the full audit")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected_field"),
+    [
+        (tamper_global_cid, "report.new_global_cid"),
+        (tamper_merkle_leaf, "report.round_payouts"),
+        (censor_first, "report.submissions"),
+    ],
+    ids=["global-model-cid", "merkle-leaf", "censored-update"],
+)
+def test_the_public_audit_catches_what_needs_no_validation(
+    devnet: Devnet, tamper: Tamper, expected_field: str
+) -> None:
+    s, _ = run_round(devnet, tamper)
+    result = audit_task(s.devnet.client(1), s.devnet.store(), s.task_id)
+    assert result.level == "public" and not result.ok
+    found = fields(result)
+    assert any(f.startswith(expected_field) for f in found), found
