@@ -25,10 +25,10 @@ from web3.exceptions import ContractCustomError
 
 from marketplace.chain.commitment import commitment
 from marketplace.chain.compile import load_artifact
-from marketplace.chain.structs import RoundClaim
+from marketplace.chain.structs import RoundClaim, RoundStatus
 from marketplace.protocol.merkle import ZERO_ROOT, PayoutTree, hash_pair, leaf, verify
 
-WINDOW = 10  # seconds, every window of the test task (and the marketplace's minWindow)
+WINDOW = 30  # seconds, every window of the test task (and the marketplace's minWindow)
 BUDGET = 10**24
 INVALID_PROOF = "MarketplaceInvalidProof(uint256,uint32,address,uint256)"
 
@@ -45,9 +45,13 @@ class Chain:
     task_id: int = 1
     round: int = 0
 
-    def travel(self, seconds: int) -> None:
-        now = self.w3.eth.get_block("latest")["timestamp"]
-        self.w3.provider.ethereum_tester.time_travel(now + seconds)  # type: ignore[attr-defined]
+    def pass_deadline(self, name: str) -> None:
+        """Moves the chain's clock just past the current round's deadline ``name`` (a
+        `getRound` field), read from the chain: each transaction mines a block a second
+        later, so counting seconds from the test's side would drift with the claimant count."""
+        deadline = int(cast(int, _round_field(self, self.round, name)))
+        if self.w3.eth.get_block("latest")["timestamp"] <= deadline:
+            self.w3.provider.ethereum_tester.time_travel(deadline + 1)  # type: ignore[attr-defined]
 
     def settle_final(
         self, amounts: dict[str, int], revealers: list[str] | None = None
@@ -64,17 +68,18 @@ class Chain:
             c = commitment(self.task_id, self.round, "update", sha, 1, who, salt)
             self.market.functions.commit(self.task_id, c).transact({"from": who})
             reveals.append((who, sha, salt))
-        self.travel(WINDOW + 1)
+        self.pass_deadline("commitDeadline")
         for who, sha, salt in reveals:
             self.market.functions.reveal(self.task_id, "update", sha, 1, salt).transact(
                 {"from": who}
             )
-        self.travel(WINDOW + 1)
+        self.pass_deadline("revealDeadline")
         self.market.functions.settle(
             self.task_id, f"model{self.round}", "report", tree.root, sum(tree.amounts.values())
         ).transact({"from": self.aggregator})
-        self.travel(WINDOW + 1)
+        self.pass_deadline("challengeDeadline")
         self.market.functions.finalize(self.task_id).transact({"from": self.aggregator})
+        assert _round_field(self, self.round, "status") == RoundStatus.FINAL
         return tree
 
     def claim(self, account: str, claims: list[RoundClaim]) -> int:
