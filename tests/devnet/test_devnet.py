@@ -15,10 +15,11 @@ import pytest
 
 from devnet import manager, process
 from devnet.accounts import dev_account
+from devnet.deploy import DEVNET_MIN_WINDOW_S
 from devnet.process import free_port
 from marketplace.chain.client import MarketplaceClient
 from marketplace.chain.rpc import connect
-from marketplace.errors import ChainError, ConfigError, DevnetError
+from marketplace.errors import ChainError, ConfigError, ContractRevert, DevnetError
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.roles.tasks import create_task
 from marketplace.settings import Settings
@@ -146,20 +147,33 @@ def test_ganache_engine_smoke_flow(home: Settings) -> None:
     w3 = connect(result.node.rpc_url)
     requester = MarketplaceClient(w3, result.deployments.marketplace, account=dev_account(1))
     assert requester.task_count() == 0
+    assert requester.min_window() == DEVNET_MIN_WINDOW_S
     spec = TaskSpec("smoke", ModelSpec("logreg", (64,), 10), "00" * 32, 10)
+    before = requester.balance()
     created = create_task(
         requester,
         MemoryStore(),
         spec,
         aggregator=dev_account(2).address,
+        arbiter=dev_account(4).address,
         rounds=1,
         round_budget=10**18,
         min_stake=10**18,
+        settle_bond=10**17,
     )
+    task = requester.task(created.task_id)
+    assert (task.arbiter, task.settle_bond) == (dev_account(4).address, 10**17)
+    assert requester.balance() == before - 10**18  # the budget is escrowed, no bond yet
     participant = requester.with_account(dev_account(3))
     participant.join(created.task_id, 10**18)
     assert participant.participant(created.task_id, participant.address)["joined"]
+    # the arbiter may not take part (RoleConflict; ganache's revert payload keeps the data
+    # under "result", which the revert decoder does not read, so only the refusal is checked)
+    with pytest.raises(ContractRevert):
+        requester.with_account(dev_account(4)).join(created.task_id, 10**18)
+    assert not requester.participant(created.task_id, dev_account(4).address)["joined"]
     requester.cancel(created.task_id)
     assert requester.phase(created.task_id).name == "CANCELLED"
+    assert requester.balance() == before  # cancelling before round 1 returns the escrow
     with pytest.raises(DevnetError):
         manager.up(home, engine="anvil")
