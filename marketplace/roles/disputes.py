@@ -49,6 +49,7 @@ from marketplace.protocol.round_compute import (
 )
 from marketplace.protocol.task_spec import TaskSpec
 from marketplace.storage import ContentStore
+from marketplace.units import format_amount
 
 Log = Callable[[str], None]
 #: Seconds of block time past a deadline before acting on it (the next block must be past it).
@@ -168,8 +169,8 @@ def advance_challenge(
             client.chain_time() > int(info.challenge_deadline)
         ):
             raise ProtocolError(
-                f"the challenge window of round {round_} of task {task_id} closed at block time "
-                f"{info.challenge_deadline}",
+                f"the challenge window of round {round_} of task {task_id} closed at "
+                f"{utc_time(info.challenge_deadline)}",
                 hint="a settlement can only be challenged during its challenge window",
             )
         evidence_cid = store.add(evidence()).cid
@@ -178,7 +179,10 @@ def advance_challenge(
             round_,
             evidence_commitment(task_id, round_, evidence_cid, client.address, salt),
         )
-        log(f"challenged round {round_} of task {task_id} (bond {bond}); evidence {evidence_cid}")
+        log(
+            f"challenged round {round_} of task {task_id} (bond {format_amount(bond)}); "
+            f"evidence {evidence_cid}"
+        )
         mine = client.challenge_of(task_id, round_, client.address)
     if mine.state != ChallengeState.COMMITTED:
         step = ChallengeStep.REVEALED

@@ -45,7 +45,9 @@ def test_cancel_returns_the_whole_budget(devnet: Devnet) -> None:
     assert devnet.client(1).phase(s.task_id) == Phase.CANCELLED
 
 
-def test_wind_down_then_stake_and_budget_come_back(devnet: Devnet) -> None:
+def test_wind_down_then_stake_and_budget_come_back(devnet: Devnet, tmp_path) -> None:
+    from marketplace.protocol.dataset import save_npz
+
     s = make_scenario(devnet, n=1, rounds=2, round_budget=100, participants_from=6, seed=22)
     participant, requester = keystore(devnet, "funds-p6", 6), keystore(devnet, "funds-req", 1)
     s.client(0).join(s.task_id, 3 * TOKEN)
@@ -53,18 +55,26 @@ def test_wind_down_then_stake_and_budget_come_back(devnet: Devnet) -> None:
     devnet.advance(s.windows.commit + s.windows.reveal + s.windows.settle + 1)
     staked = s.client(0).balance()
 
+    validation = save_npz(s.validation, tmp_path / "validation.npz")
+
     wound = fedmarket(devnet, "task", "wind-down", str(s.task_id), "--key", participant, "--json")
     stake = fedmarket(devnet, "withdraw", "--task", str(s.task_id), "--key", participant)
+    unpublished = fedmarket(devnet, "task", "refund", str(s.task_id), "--key", requester)
+    fedmarket(devnet, "task", "publish-validation", str(s.task_id), "--key", requester,
+              "--validation", str(validation))  # fmt: skip
     refund = fedmarket(devnet, "task", "refund", str(s.task_id), "--key", requester, "--json")
 
     assert json.loads(wound.stdout) == {
-        "action": "wind_down", "task_id": s.task_id, "round": 1,
+        "action": "wind_down", "task_id": s.task_id, "reason": "settlement-missed", "round": 1,
         "tx_hash": json.loads(wound.stdout)["tx_hash"],
     }  # fmt: skip
+    # a task that ran rounds refunds only once anyone can audit them
+    assert unpublished.returncode == 1 and "must be published" in unpublished.stderr
     assert one_line(stake) == f"withdrew a stake of 3 FMT from task {s.task_id}"
     assert s.client(0).balance() - staked == 3 * TOKEN
     moved = json.loads(refund.stdout)
-    assert moved["amount"] == {"units": str(200 * TOKEN), "value": "200", "decimals": 18}
+    # the whole budget, plus the silent aggregator's forfeited bond
+    assert moved["amount"] == {"units": str(201 * TOKEN), "value": "201", "decimals": 18}
     assert moved["action"] == "refund" and moved["task_id"] == s.task_id
 
 
@@ -82,7 +92,9 @@ def test_claim_and_withdraw_credited_bonds(devnet: Devnet) -> None:
     bonds = fedmarket(devnet, "withdraw", "--credits", "--key", aggregator)
 
     amount = json.loads(claimed.stdout)["amount"]
-    assert int(amount["units"]) == devnet.client(1).claimed(s.task_id, s.address(0)) > 0
+    assert devnet.client(1).participant_round(s.task_id, 1, s.address(0)).claimed
+    assert int(amount["units"]) == int(devnet.client(1).task(s.task_id).total_claimed) > 0
+    assert json.loads(claimed.stdout)["rounds"] == [1]
     assert again.returncode == 1 and "has nothing to claim" in again.stderr
     assert credits_before >= TOKEN  # at least this task's settlement bond
     assert one_line(bonds).startswith("withdrew ")
