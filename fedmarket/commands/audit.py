@@ -176,6 +176,13 @@ def print_audit(result: AuditResult) -> None:
                 f"superseded round {r.round}: the original settlement's {f.field} was "
                 f"{f.found!r}, corrected to {f.expected!r}"
             )
+    for r in result.rounds:
+        if r.inherited:
+            echo(
+                f"inherited round {r.round}: {len(r.inherited)} difference(s) follow from an "
+                "earlier round's published valuation state; this round's own computation is "
+                "consistent with it"
+            )
     for m in result.mismatches:
         where = f"round {m.round}: " if m.round is not None else ""
         amount = _is_amount_field(m.field)

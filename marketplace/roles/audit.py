@@ -32,6 +32,7 @@ from marketplace.protocol.round_compute import (
     NeedsValidation,
     RoundOutcome,
     Validation,
+    carried_evidence,
     compute_round,
     inputs_from_ledger,
 )
@@ -89,6 +90,7 @@ class RoundAuditStatus(StrEnum):
     CORRECTED = "corrected"  # the arbiter's correction replaced a settlement and matches
     CHALLENGED = "challenged"  # matches, but a challenge is pending
     UNSETTLED = "unsettled"  # not settled yet
+    INHERITED = "inherited"  # consistent with an earlier round's published (wrong) state
 
 
 @dataclass
@@ -101,6 +103,9 @@ class RoundAudit:
     mismatches: list[Finding] = field(default_factory=list)
     noise: list[Finding] = field(default_factory=list)
     superseded: list[Finding] = field(default_factory=list)  # the replaced original settlement
+    #: differences that follow from an earlier mismatched round: this round's own computation
+    #: is consistent with the state published before it (not failures of this round)
+    inherited: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +117,7 @@ class RoundAudit:
             "mismatches": [m.to_dict() for m in self.mismatches],
             "noise": [n.to_dict() for n in self.noise],
             "superseded": [f.to_dict() for f in self.superseded],
+            "inherited": [f.to_dict() for f in self.inherited],
         }
 
 
@@ -166,6 +172,7 @@ def audit_task(
     result.level = AuditLevel.FULL if validation is not None else AuditLevel.PUBLIC
     entitled: dict[int, dict[str, int]] = {}  # round -> recomputed payouts of its final settlement
     evidence: dict[str, Any] | None = None  # the valuation state as this audit recomputes it
+    broken_before = False  # an earlier round's published valuation state differs from ours
     for r in sorted(ledger.rounds):
         rl = ledger.rounds[r]
         ra = RoundAudit(round=r, outcome=rl.outcome.label if rl.final else "")
@@ -190,6 +197,12 @@ def audit_task(
             continue
         _compare_round(store, rl.round, effective, outcome, ra, tolerance, validation)
         ra.accuracy = outcome.accuracy
+        if ra.mismatches and broken_before:
+            _inherited(client, store, ledger, rl, spec, validation, effective, ra, tolerance)
+        broken_before = broken_before or ra.status in (
+            RoundAuditStatus.MISMATCH,
+            RoundAuditStatus.INHERITED,
+        )
         if rl.corrected and rl.settlement is not None:
             # The aggregator's settlement was replaced: what was wrong with it is information.
             original = RoundAudit(round=r)
@@ -392,6 +405,35 @@ def _public_reason(path: str) -> str:
     if path == "new_global_cid":
         return "the aggregate of the accepted updates is another model"
     return "differs from recomputation"
+
+
+def _inherited(
+    client: MarketplaceClient,
+    store: ContentStore,
+    ledger: Ledger,
+    rl: RoundLedger,
+    spec: TaskSpec,
+    validation: Validation,
+    effective: dict[str, Any],
+    ra: RoundAudit,
+    tolerance: float,
+) -> None:
+    """After a mismatched round, tell this round's own faults from inherited ones.
+
+    The round is recomputed once more from the valuation state the earlier (wrong) reports
+    published; if that reproduces it exactly, its differences follow from the earlier round
+    and it is marked ``inherited`` instead of being accused in the same words.
+    """
+    published_state = carried_evidence(ledger, store, rl.round)
+    alt_audit = RoundAudit(round=rl.round)
+    alt = _recompute(client, store, ledger, rl, spec, validation, published_state, alt_audit)
+    if alt is None:
+        return
+    _compare_round(store, rl.round, effective, alt, alt_audit, tolerance, validation)
+    if alt_audit.mismatches:
+        return
+    ra.inherited, ra.mismatches = ra.mismatches, []
+    ra.status = RoundAuditStatus.INHERITED
 
 
 def _recompute(

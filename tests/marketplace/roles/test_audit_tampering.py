@@ -241,3 +241,36 @@ def test_the_public_audit_catches_what_needs_no_validation(
     assert result.level == "public" and not result.ok
     found = fields(result)
     assert any(f.startswith(expected_field) for f in found), found
+
+
+def inflate_round_1_standing(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """Round 1's published valuation state gives one participant more standing; round 2 is
+    then computed honestly from that (wrong) state by the same aggregator."""
+    if outcome.report.round != 1 or outcome.report.valuation is None:
+        return outcome
+    valuation = dict(outcome.report.valuation)
+    state = dict(valuation["state"])
+    standing = dict(state["standing"])
+    first = sorted(standing)[0]
+    standing[first] = float(standing[first]) + 1.0
+    state["standing"] = standing
+    valuation["state"] = state
+    return republish(outcome, store, replace(outcome.report, valuation=valuation))
+
+
+def test_a_round_after_a_tampered_round_is_inherited_not_accused(devnet: Devnet) -> None:
+    s = make_scenario(devnet, n=3, rounds=2, seed=4)
+    coord = coordinator_for(s, tamper=inflate_round_1_standing)
+    nodes = nodes_for(s, [Honest(), Honest(), Honest()])
+    play_round(s, coord, nodes)
+    s.to_challenge_end()
+    play_round(s, coord, nodes)
+
+    result = audit(s)
+
+    first, second = result.rounds
+    assert first.status == "mismatch"
+    assert any(m.field.startswith("report.valuation") for m in first.mismatches), fields(result)
+    assert second.status == "inherited", [m.to_dict() for m in second.mismatches]
+    assert second.inherited and not second.mismatches
+    assert not result.ok  # the tampered round still fails the audit
