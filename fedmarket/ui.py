@@ -41,7 +41,10 @@ STATUS_COLOURS: dict[str, str] = {
     "waiting": "yellow",
     "ended": "blue",
     "cancelled": "magenta",
-    "voided": "red",
+    "corrected": "yellow",
+    "inherited": "yellow",
+    "evidence": "yellow",
+    "ruling": "yellow",
     "mismatch": "red",
     "failed": "red",
 }
