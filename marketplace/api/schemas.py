@@ -210,7 +210,7 @@ class Finding(Schema):
 class RoundAudit(Schema):
     round: int
     status: str = Field(
-        description="ok | mismatch | unavailable | corrected | challenged | unsettled"
+        description="ok | mismatch | inherited | unavailable | corrected | challenged | unsettled"
     )
     outcome: str = Field(description="How the round became final ('' while it is not).")
     accuracy: float | None
@@ -219,6 +219,11 @@ class RoundAudit(Schema):
     noise: list[Finding]
     superseded: list[Finding] = Field(
         description="How a corrected round's original settlement differed (not a failure)."
+    )
+    inherited: list[Finding] = Field(
+        default_factory=list,
+        description="Differences that follow from an earlier mismatched round's published "
+        "valuation state (this round's own computation is consistent with it).",
     )
 
 
@@ -231,6 +236,10 @@ class PayoutCheck(Schema):
 class Audit(Schema):
     task_id: int
     ok: bool
+    level: str = Field(
+        description="public (chain and content store only) or full (with the validation set)."
+    )
+    other_level: str = Field(description="What the other level checks, or that every check ran.")
     tolerance: float
     rounds: list[RoundAudit]
     mismatches: list[Finding]
