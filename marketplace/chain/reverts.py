@@ -108,6 +108,10 @@ def revert_data_from_exception(exc: BaseException) -> str | None:
         inner = data.get("data")
         if isinstance(inner, str):
             return inner
+        # Ganache's gas estimate puts the revert data under "result"
+        result = data.get("result")
+        if isinstance(result, str) and result.startswith("0x") and len(result) >= 10:
+            return result
     for arg in getattr(exc, "args", ()):
         if isinstance(arg, dict):
             inner = arg.get("data")

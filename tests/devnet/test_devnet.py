@@ -167,10 +167,11 @@ def test_ganache_engine_smoke_flow(home: Settings) -> None:
     participant = requester.with_account(dev_account(3))
     participant.join(created.task_id, 10**18)
     assert participant.participant(created.task_id, participant.address)["joined"]
-    # the arbiter may not take part (RoleConflict; ganache's revert payload keeps the data
-    # under "result", which the revert decoder does not read, so only the refusal is checked)
-    with pytest.raises(ContractRevert):
+    # the arbiter may not take part, and the custom error survives Ganache's revert payload
+    # (it keeps the data under "result")
+    with pytest.raises(ContractRevert) as refused:
         requester.with_account(dev_account(4)).join(created.task_id, 10**18)
+    assert refused.value.error_name == "MarketplaceRoleConflict"
     assert not requester.participant(created.task_id, dev_account(4).address)["joined"]
     requester.cancel(created.task_id)
     assert requester.phase(created.task_id).name == "CANCELLED"
