@@ -61,6 +61,9 @@ def test_audit_status_per_round(page: Page, browser_demo: LedgerDemo) -> None:
 
     assert statuses == ["ok"] * len(browser_demo.result.rounds)
     assert page.locator("#audit-overall").inner_text() == "OK"
+    note = page.locator("#audit-note")  # which level ran, and what the other would add
+    assert note.get_attribute("data-level") in ("public", "full")
+    assert "audit:" in note.inner_text()
 
 
 def test_amounts_are_readable(page: Page) -> None:

@@ -149,19 +149,25 @@
     const overall = $("audit-overall");
     overall.className = `badge ${audit.ok ? "ok" : "mismatch"}`;
     overall.textContent = audit.ok ? "OK" : `${audit.mismatches.length} finding(s)`;
+    overall.title = `${audit.level} audit`;
     const ledger = audit.mismatches.filter((m) => m.round === null);
     const note = $("audit-note");
-    note.textContent = ledger.map((m) => `${m.field}: ${m.reason}`).join(" · ");
-    note.hidden = !ledger.length;
+    const level = `${audit.level} audit: ${audit.other_level}`;
+    note.textContent = [level, ...ledger.map((m) => `${m.field}: ${m.reason}`)].join(" · ");
+    note.dataset.level = audit.level;
+    note.hidden = false;
     const body = $("audit-table").querySelector("tbody");
     body.replaceChildren(...audit.rounds.map((r) => {
       const row = document.createElement("tr");
       row.dataset.round = String(r.round);
       const status = document.createElement("td");
       status.append(badge(r.status));
+      const inherited = r.inherited || [];
       const findings = r.mismatches.length
         ? r.mismatches.slice(0, 3).map((m) => `${m.field}: ${m.reason}`).join("; ")
-        : (r.noise.length ? `${r.noise.length} float-noise difference(s)` : "–");
+        : inherited.length
+          ? `${inherited.length} difference(s) inherited from an earlier round's state`
+          : (r.noise.length ? `${r.noise.length} float-noise difference(s)` : "–");
       row.append(cell(String(r.round)), status,
                  cell(r.accuracy === null ? "–" : `${(r.accuracy * 100).toFixed(1)}%`, "num"),
                  cell(fmtTokens(r.total_paid), "num"), cell(findings, "findings"));
