@@ -69,9 +69,10 @@ def audit_json(result: AuditResult) -> dict[str, Any]:
     data = result.to_dict()
     for r in data["rounds"]:
         r["total_paid"] = amount_json(int(r["total_paid"]))
-        for key in ("mismatches", "noise"):
+        for key in ("mismatches", "noise", "inherited", "unavailable", "superseded"):
             r[key] = [_finding_json(f) for f in r[key]]
     data["mismatches"] = [_finding_json(f) for f in data["mismatches"]]
+    data["unavailable"] = [_finding_json(f) for f in data["unavailable"]]
     for p in data["payouts"]:
         p["entitled"] = amount_json(int(p["entitled"]))
         p["claimed"] = amount_json(int(p["claimed"]))
@@ -120,7 +121,8 @@ def run_audit(
     help="Float noise tolerated in utilities and values (reported, not failed).",
 )
 @json_option(
-    'One object: {"task_id", "ok", "level", "other_level", "rounds", "mismatches", "payouts"}.'
+    'One object: {"task_id", "ok", "level", "other_level", "rounds", "mismatches", '
+    '"unavailable", "payouts"}.'
 )
 @click.option(
     "--csv",
@@ -145,7 +147,8 @@ def audit(
     --validation, which must match the task's on-chain sha256; then at the full level
     (utilities, values, payouts, accuracy too).
 
-    Exit code 0 when everything matches, 1 on any mismatch or unavailable artifact.
+    Exit code 0 when everything matches, 1 on any mismatch or when a check could not run
+    (unavailable data is reported as such, never as a mismatch).
     """
     client = make_client(Settings.from_env(), rpc_url=rpc_url)
     result, store = run_audit(client, task_id, validation_path, tolerance)
@@ -190,7 +193,14 @@ def print_audit(result: AuditResult) -> None:
             f"{status('MISMATCH')} {where}{m.field}: expected {_shown(m.expected, amount)}, "
             f"found {_shown(m.found, amount)} ({m.reason})"
         )
-    echo(status("OK") if result.ok else status(f"FAILED: {len(result.mismatches)} mismatch(es)"))
+    for u in result.unavailable:
+        echo(f"{status('unavailable')} round {u.round}: {u.field}: {u.reason} (not checked)")
+    if result.ok:
+        echo(status("OK"))
+    elif result.mismatches:
+        echo(status(f"FAILED: {len(result.mismatches)} mismatch(es)"))
+    else:
+        echo(status(f"INCOMPLETE: {len(result.unavailable)} check(s) could not run"))
 
 
 #: Columns of the ledger CSV; amounts come as ``<name>_units`` (exact) and ``<name>`` (decimal).

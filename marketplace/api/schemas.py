@@ -225,6 +225,11 @@ class RoundAudit(Schema):
         description="Differences that follow from an earlier mismatched round's published "
         "valuation state (this round's own computation is consistent with it).",
     )
+    unavailable: list[Finding] = Field(
+        default_factory=list,
+        description="Checks that could not run because data could not be fetched (never a "
+        "mismatch).",
+    )
 
 
 class PayoutCheck(Schema):
@@ -243,6 +248,7 @@ class Audit(Schema):
     tolerance: float
     rounds: list[RoundAudit]
     mismatches: list[Finding]
+    unavailable: list[Finding] = Field(default_factory=list)
     payouts: list[PayoutCheck]
     version_block: int = Field(description="Block of the task's latest event when audited.")
     cached: bool = Field(description="True when served from the cache (no new task events).")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from marketplace.chain.client import MarketplaceClient
-from marketplace.errors import ConfigError, FedmarketError
+from marketplace.errors import BackendUnavailable, ConfigError, ContentNotFound, FedmarketError
 from marketplace.protocol.ledger import Ledger, RoundLedger
 from marketplace.protocol.payouts import round_tree
 from marketplace.protocol.report_diff import Tolerances, diff
@@ -106,6 +106,8 @@ class RoundAudit:
     #: differences that follow from an earlier mismatched round: this round's own computation
     #: is consistent with the state published before it (not failures of this round)
     inherited: list[Finding] = field(default_factory=list)
+    #: checks that could not run because data could not be fetched (never a mismatch)
+    unavailable: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +120,7 @@ class RoundAudit:
             "noise": [n.to_dict() for n in self.noise],
             "superseded": [f.to_dict() for f in self.superseded],
             "inherited": [f.to_dict() for f in self.inherited],
+            "unavailable": [f.to_dict() for f in self.unavailable],
         }
 
 
@@ -135,8 +138,14 @@ class AuditResult:
         return [m for r in self.rounds for m in r.mismatches] + self.ledger_findings
 
     @property
+    def unavailable(self) -> list[Finding]:
+        """Checks that could not run (data unavailable): not findings against anyone."""
+        return [u for r in self.rounds for u in r.unavailable]
+
+    @property
     def ok(self) -> bool:
-        return not self.mismatches
+        """Everything checked matched and nothing was left unchecked."""
+        return not self.mismatches and not self.unavailable
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +156,7 @@ class AuditResult:
             "tolerance": self.tolerance,
             "rounds": [r.to_dict() for r in self.rounds],
             "mismatches": [m.to_dict() for m in self.mismatches],
+            "unavailable": [u.to_dict() for u in self.unavailable],
             "payouts": self.payouts,
         }
 
@@ -189,7 +199,7 @@ def audit_task(
             published = _public_round(client, store, ledger, rl, spec, effective, ra)
             if published is not None and rl.final:
                 entitled[r] = {a.lower(): v for a, v in published.round_payouts.items()}
-            if ra.mismatches and ra.status is RoundAuditStatus.OK:
+            if ra.mismatches and ra.status in (RoundAuditStatus.OK, RoundAuditStatus.UNAVAILABLE):
                 ra.status = RoundAuditStatus.MISMATCH
             continue
         outcome = _recompute(client, store, ledger, rl, spec, validation, evidence, ra)
@@ -324,11 +334,8 @@ def _public_round(
     try:
         published = RoundReport.from_json(store.cat_bytes(str(effective["report_cid"])))
     except (FedmarketError, KeyError) as exc:
-        ra.status = RoundAuditStatus.UNAVAILABLE
-        ra.mismatches.append(
-            Finding(
-                r, "report_cid", effective.get("report_cid"), None, f"report unavailable: {exc}"
-            )
+        _cannot_check(
+            ra, Finding(r, "report_cid", effective.get("report_cid"), None, f"report: {exc}"), exc
         )
         return None
     payouts = published.round_payouts
@@ -377,12 +384,8 @@ def _public_round(
     except NeedsValidation:
         return published  # the aggregate needs the validation set: the full audit checks it
     except FedmarketError as exc:
-        ra.status = RoundAuditStatus.UNAVAILABLE
-        ra.mismatches.append(
-            Finding(
-                r, "artifacts", "fetchable", None, f"cannot screen the round: {exc.user_message()}"
-            )
-        )
+        reason = f"cannot screen the round: {exc.user_message()}"
+        _cannot_check(ra, Finding(r, "artifacts", "fetchable", None, reason), exc)
         return published
     for d in diff(_as_json(screened.report), _as_json(published),
                   keyed={"submissions": "participant"}):  # fmt: skip
@@ -397,6 +400,19 @@ def _public_round(
 def _as_json(report: RoundReport) -> Any:
     """The report as its canonical JSON reads back (enums as strings, amounts as strings)."""
     return json.loads(report.to_json())
+
+
+def _cannot_check(ra: RoundAudit, finding: Finding, exc: BaseException) -> None:
+    """A check that could not run: data nobody can fetch (content store or gateway down, a blob
+    withheld) is *unavailable*, never a mismatch (no accusation without evidence); content that
+    was fetched but is malformed or does not hash to its CID is a *mismatch*."""
+    if isinstance(exc, ContentNotFound | BackendUnavailable):
+        ra.unavailable.append(finding)
+        if ra.status is RoundAuditStatus.OK:
+            ra.status = RoundAuditStatus.UNAVAILABLE
+    else:
+        ra.mismatches.append(finding)
+        ra.status = RoundAuditStatus.MISMATCH
 
 
 def _public_reason(path: str) -> str:
@@ -453,16 +469,8 @@ def _recompute(
         )  # fmt: skip
         return compute_round(inputs, store, validation, publish=False)
     except FedmarketError as exc:
-        ra.status = RoundAuditStatus.UNAVAILABLE
-        ra.mismatches.append(
-            Finding(
-                rl.round,
-                "artifacts",
-                "fetchable",
-                None,
-                f"cannot recompute the round: {exc.user_message()}",
-            )
-        )
+        reason = f"cannot recompute the round: {exc.user_message()}"
+        _cannot_check(ra, Finding(rl.round, "artifacts", "fetchable", None, reason), exc)
         return None
 
 
@@ -488,23 +496,17 @@ def _compare_round(
     try:  # the settled model must be retrievable: the next round (and users) start from it
         store.cat_bytes(str(settled.get("new_global_cid")))
     except FedmarketError as exc:
-        ra.mismatches.append(
-            Finding(
-                r,
-                "new_global_cid",
-                "retrievable",
-                settled.get("new_global_cid"),
-                f"settled model unavailable: {exc}",
-            )
-        )
-        ra.status = RoundAuditStatus.UNAVAILABLE
+        reason = f"settled model: {exc}"
+        _cannot_check(
+            ra, Finding(r, "new_global_cid", "retrievable", settled.get("new_global_cid"), reason),
+            exc,
+        )  # fmt: skip
     try:
         published = RoundReport.from_json(store.cat_bytes(settled["report_cid"]))
     except (FedmarketError, KeyError) as exc:
-        ra.mismatches.append(
-            Finding(r, "report_cid", settled.get("report_cid"), None, f"report unavailable: {exc}")
+        _cannot_check(
+            ra, Finding(r, "report_cid", settled.get("report_cid"), None, f"report: {exc}"), exc
         )
-        ra.status = RoundAuditStatus.UNAVAILABLE
         return
     _compare_reports(r, outcome.report, published, ra, tolerance)
     _check_valuation(r, outcome, published, ra, validation)
@@ -530,7 +532,7 @@ def _compare_round(
                 "report bytes differ only by float noise",
             )
         )
-    if ra.mismatches and ra.status is RoundAuditStatus.OK:
+    if ra.mismatches and ra.status in (RoundAuditStatus.OK, RoundAuditStatus.UNAVAILABLE):
         ra.status = RoundAuditStatus.MISMATCH
 
 

@@ -11,7 +11,16 @@ import json
 from dataclasses import replace
 
 import pytest
-from fmkit import Devnet, Scenario, Tamper, coordinator_for, make_scenario, nodes_for, play_round
+from fmkit import (
+    TOKEN,
+    Devnet,
+    Scenario,
+    Tamper,
+    coordinator_for,
+    make_scenario,
+    nodes_for,
+    play_round,
+)
 
 from marketplace.errors import ConfigError
 from marketplace.protocol.dataset import dataset_sha256
@@ -134,8 +143,10 @@ def test_withheld_blob_makes_the_audit_fail_as_unavailable(devnet: Devnet) -> No
     path.chmod(0o644)
     path.unlink()
     result = audit(s)
-    assert not result.ok
-    assert "new_global_cid" in fields(result)
+    assert not result.ok  # nothing may be called OK that could not be checked
+    assert "new_global_cid" in {u.field for u in result.unavailable}
+    assert "new_global_cid" not in fields(result)  # unavailable data is never a mismatch
+    assert result.rounds[0].status == "unavailable"
 
 
 # -- issue 12: the whole report, the validation file, and the public level -------------------
@@ -274,3 +285,70 @@ def test_a_round_after_a_tampered_round_is_inherited_not_accused(devnet: Devnet)
     assert second.status == "inherited", [m.to_dict() for m in second.mismatches]
     assert second.inherited and not second.mismatches
     assert not result.ok  # the tampered round still fails the audit
+
+
+def _forge(**changes: object) -> Tamper:
+    def tamper(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+        return republish(outcome, store, replace(outcome.report, **changes))  # type: ignore[arg-type]
+
+    return tamper
+
+
+def null_accuracy_false_loss(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    metrics = {**outcome.report.metrics, "validation_loss": 0.01}
+    return republish(outcome, store, replace(outcome.report, accuracy=None, metrics=metrics))
+
+
+def false_sha_and_detail(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    first, *rest = outcome.report.submissions
+    forged = replace(first, sha256="00" * 32, detail="a note the screening never wrote")
+    return republish(outcome, store, replace(outcome.report, submissions=[forged, *rest]))
+
+
+def swapped_valuation_block(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """Another method and seed named in the valuation block, the honest payouts kept."""
+    valuation = dict(outcome.report.valuation or {})
+    valuation["config"] = {**dict(valuation.get("config") or {}), "method": "tmc", "seed": 99}
+    return republish(outcome, store, replace(outcome.report, valuation=valuation))
+
+
+def pay_a_stranger(outcome: RoundOutcome, store: ContentStore) -> RoundOutcome:
+    """Part of a payee's share moved to an address that never revealed (root re-made)."""
+    report = outcome.report
+    first = sorted(report.round_payouts)[0]
+    stranger = "0x000000000000000000000000000000000000dEaD"
+    payouts = {**report.round_payouts, first: report.round_payouts[first] - TOKEN, stranger: TOKEN}
+    tree = PayoutTree(report.task_id, report.round, payouts)
+    forged = replace(report, round_payouts=payouts, payout_root="0x" + tree.root.hex())
+    return replace(republish(outcome, store, forged), payout_root=tree.root)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (_forge(task_id=999), "report.task_id"),
+        (_forge(round=7), "report.round"),
+        (_forge(chain_id=5), "report.chain_id"),
+        (_forge(marketplace="0x000000000000000000000000000000000000bEEF"), "report.marketplace"),
+        (null_accuracy_false_loss, "report.accuracy"),
+        (false_sha_and_detail, "report.submissions["),
+        (swapped_valuation_block, "report.valuation"),
+        (pay_a_stranger, "report.round_payouts"),
+    ],
+    ids=[
+        "task-id",
+        "round",
+        "chain-id",
+        "marketplace",
+        "null-accuracy",
+        "sha256-and-detail",
+        "valuation-block",
+        "stranger-payee",
+    ],
+)
+def test_every_forged_field_is_a_mismatch(devnet: Devnet, tamper: Tamper, expected: str) -> None:
+    s, _ = run_round(devnet, tamper)
+    result = audit(s)
+    found = fields(result)
+    assert not result.ok and any(f.startswith(expected) for f in found), found
+    assert result.rounds[0].status == "mismatch"
