@@ -1,8 +1,9 @@
 """`LedgerIndex`: the read side of the index — the domain queries the API's routers call.
 
-It returns plain domain records (frozen dataclasses), never HTTP schemas; the routers map them
-to response models. Each call opens its own short-lived SQLite connection, so request threads
-read concurrently while the indexer writes (WAL journal). Unknown ids raise :class:`NotFound`.
+It returns the API's records (the models of :mod:`marketplace.api.schemas`, each record defined
+once there), which the routers serve as they are. Each call opens its own short-lived SQLite
+connection, so request threads read concurrently while the indexer writes (WAL journal).
+Unknown ids raise :class:`NotFound`.
 
 Payout semantics follow :class:`marketplace.protocol.ledger.Ledger`: a round's *effective*
 settlement is the arbiter's correction where it upheld a challenge, else the aggregator's; a
@@ -17,199 +18,43 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from marketplace.api.db import connect
 from marketplace.api.errors import NotFound
+from marketplace.api.schemas import (
+    Challenge,
+    Claim,
+    Commit,
+    Contribution,
+    ContributionsPage,
+    Fairness,
+    PageOf,
+    Participant,
+    PayoutSeries,
+    PayoutsPage,
+    Reveal,
+    Round,
+    RoundContributions,
+    RoundDetail,
+    Task,
+)
 from marketplace.chain.events import ChainEvent
 from marketplace.chain.structs import EndReason, Outcome, RoundStatus
 
 
 @dataclass(frozen=True)
-class Fairness:
-    jain: float | None
-    gini: float | None
-    pearson: float | None
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    task_id: int
-    requester: str
-    aggregator: str
-    arbiter: str
-    spec_cid: str
-    initial_model_cid: str
-    rounds: int
-    round_budget: str
-    min_stake: str
-    status: str
-    ended_reason: str | None  # EndReason.label
-    ended_at: int | None
-    created_block: int
-    participants: int
-    rounds_opened: int
-    rounds_settled: int
-    rounds_final: int
-    allocated: str  # total paid by the final rounds' effective settlements
-    claimed: str
-    staked: str
-    slashed: str
-    refunded: str
-    withdrawn: str
-    forfeited: str  # aggregator bond forfeited to the requester
-    validation_cid: str | None
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """One round; settlement fields are the effective settlement's (the correction, if any)."""
-
-    round: int
-    status: str  # RoundStatus name: open | settled | challenged | final
-    outcome: str | None  # Outcome.label once final: unchallenged, rejected, corrected, ...
-    global_model_cid: str
-    opened_block: int
-    commit_deadline: int
-    reveal_deadline: int
-    settle_deadline: int
-    commits: int
-    reveals: int
-    new_global_cid: str | None
-    report_cid: str | None
-    payout_root: str | None
-    total_paid: str | None
-    corrected: bool
-    aggregator_report_cid: str | None  # the aggregator's own report (replaced if corrected)
-    challenge_deadline: int | None
-    settled_block: int | None
-    challengers: int
-    evidence_revealed: int
-    arbiter: str | None  # who ruled (rejected or corrected), None without a ruling
-    final: bool
-    final_at: int | None
-    claimed: str
-    accuracy: float | None
-    fairness: Fairness | None
-    report_cached: bool
-
-
-@dataclass(frozen=True)
-class CommitRecord:
-    participant: str
-    commitment: str
-    block_number: int
-
-
-@dataclass(frozen=True)
-class RevealRecord:
-    participant: str
-    cid: str
-    sha256: str
-    num_samples: int
-    block_number: int
-
-
-@dataclass(frozen=True)
-class ChallengeRecord:
-    challenger: str
-    commitment: str
-    evidence_cid: str | None  # None until revealed
-    collected: str | None  # what ChallengerPaid returned (bond, plus a share if upheld)
-    block_number: int
-
-
-@dataclass(frozen=True)
-class ContributionRecord:
-    participant: str
-    status: str
-    num_samples: int
-    value: float | None
-    round_payout: str
-    cumulative_payout: str  # running sum over the effective reports up to this round
-
-
-@dataclass(frozen=True)
-class RoundDetail:
-    summary: RoundRecord
-    commits: list[CommitRecord]
-    reveals: list[RevealRecord]
-    slashes: dict[str, str]
-    challenges: list[ChallengeRecord]
-    contributions: list[ContributionRecord]
-
-
-@dataclass(frozen=True)
-class RoundContributions:
-    round: int
-    report_cid: str
-    accuracy: float | None
-    method: str | None
-    fairness: Fairness
-    entries: list[ContributionRecord]
-
-
-@dataclass(frozen=True)
-class ParticipantRecord:
-    address: str
-    stake: str
-    joined_block: int
-    withdrawn: str
-    slashed: str
-    claimed: str
-    entitled: str
-
-
-@dataclass(frozen=True)
-class PayoutSeries:
-    """One participant's payouts across the task's reported rounds (aligned with ``rounds``)."""
-
-    address: str
-    round_payouts: list[str]
-    cumulative: list[str]
-    entitled: str
-    claimed: str
-
-
-@dataclass(frozen=True)
-class Payouts:
-    rounds: list[int]
-    participants: list[PayoutSeries]
-
-
-@dataclass(frozen=True)
-class ClaimRecord:
-    account: str
-    round: int
-    amount: str
-    block_number: int
-    tx_hash: str
-
-
-@dataclass(frozen=True)
 class IndexStatus:
+    """How far the index got (the health route adds the chain head and the sync loop's state)."""
+
     chain_id: int | None
     marketplace: str | None
     indexed_block: int | None
     indexed_block_hash: str | None
     events: int
     tasks: int
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list, with the total count (and any list-wide extras)."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _sum(values: Iterator[str] | list[str]) -> str:
@@ -222,6 +67,10 @@ EFFECTIVE_REPORT = "COALESCE(r.corrected_report_cid, r.report_cid)"
 
 #: A round with a cached effective report, and whether the round is final.
 Reported = tuple[RoundContributions, bool]
+
+
+def _fairness(row: sqlite3.Row) -> Fairness:
+    return Fairness(jain=row["jain"], gini=row["gini"], pearson=row["pearson"])
 
 
 def _payout_of(reported: RoundContributions, address: str) -> int:
@@ -260,7 +109,7 @@ class LedgerIndex:
 
     # -- tasks ---------------------------------------------------------------------------
 
-    def tasks(self, limit: int, offset: int) -> Page[TaskRecord]:
+    def tasks(self, limit: int, offset: int) -> PageOf[Task]:
         with self._read() as conn:
             total = int(conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
             ids = [
@@ -270,9 +119,9 @@ class LedgerIndex:
                 )
             ]
             items = [self._task(conn, task_id) for task_id in ids]
-        return Page(items, total, limit, offset)
+        return PageOf[Task](items=items, total=total, limit=limit, offset=offset)
 
-    def task(self, task_id: int) -> TaskRecord:
+    def task(self, task_id: int) -> Task:
         with self._read() as conn:
             return self._task(conn, task_id)
 
@@ -286,7 +135,7 @@ class LedgerIndex:
             raise NotFound(f"task {task_id} is not indexed")
         return int(row[0]), int(row[1])
 
-    def _task(self, conn: sqlite3.Connection, task_id: int) -> TaskRecord:
+    def _task(self, conn: sqlite3.Connection, task_id: int) -> Task:
         row = conn.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"task {task_id} is not indexed")
@@ -299,7 +148,7 @@ class LedgerIndex:
             " WHERE task_id = ?", (task_id,),
         ).fetchone()  # fmt: skip
         reason = row["ended_reason"]
-        return TaskRecord(
+        return Task(
             task_id=task_id,
             requester=row["requester"],
             aggregator=row["aggregator"],
@@ -341,7 +190,7 @@ class LedgerIndex:
 
     # -- rounds --------------------------------------------------------------------------
 
-    def rounds(self, task_id: int, limit: int, offset: int) -> Page[RoundRecord]:
+    def rounds(self, task_id: int, limit: int, offset: int) -> PageOf[Round]:
         with self._read() as conn:
             self._task_exists(conn, task_id)
             total = int(
@@ -353,34 +202,38 @@ class LedgerIndex:
                 "SELECT round FROM rounds WHERE task_id = ? ORDER BY round LIMIT ? OFFSET ?",
                 (task_id, limit, offset))]  # fmt: skip
             items = [self._round(conn, task_id, r) for r in numbers]
-        return Page(items, total, limit, offset)
+        return PageOf[Round](items=items, total=total, limit=limit, offset=offset)
 
     def round(self, task_id: int, round_: int) -> RoundDetail:
         with self._read() as conn:
             self._task_exists(conn, task_id)
             summary = self._round(conn, task_id, round_)
-            commits = [CommitRecord(r["participant"], r["commitment"], int(r["block_number"]))
+            commits = [Commit(participant=r["participant"], commitment=r["commitment"],
+                              block_number=int(r["block_number"]))
                        for r in conn.execute(
                            "SELECT * FROM commits WHERE task_id = ? AND round = ?"
                            " ORDER BY block_number, log_index", (task_id, round_))]  # fmt: skip
-            reveals = [RevealRecord(r["participant"], r["cid"], r["sha256"],
-                                    int(r["num_samples"]), int(r["block_number"]))
+            reveals = [Reveal(participant=r["participant"], cid=r["cid"], sha256=r["sha256"],
+                              num_samples=int(r["num_samples"]),
+                              block_number=int(r["block_number"]))
                        for r in conn.execute(
                            "SELECT * FROM reveals WHERE task_id = ? AND round = ?"
                            " ORDER BY block_number, log_index", (task_id, round_))]  # fmt: skip
             slashes = {r["participant"]: r["amount"] for r in conn.execute(
                 "SELECT participant, amount FROM slashes WHERE task_id = ? AND round = ?",
                 (task_id, round_))}  # fmt: skip
-            challenges = [ChallengeRecord(r["challenger"], r["commitment"], r["evidence_cid"],
-                                          r["collected"], int(r["block_number"]))
+            challenges = [Challenge(challenger=r["challenger"], commitment=r["commitment"],
+                                    evidence_cid=r["evidence_cid"], collected=r["collected"],
+                                    block_number=int(r["block_number"]))
                           for r in conn.execute(
                               "SELECT * FROM challenges WHERE task_id = ? AND round = ?"
                               " ORDER BY block_number, log_index", (task_id, round_))]  # fmt: skip
             reported = {r.round: r for r, _final in self._reported(conn, task_id)}
             entries = reported[round_].entries if round_ in reported else []
-        return RoundDetail(summary, commits, reveals, slashes, challenges, entries)
+        return RoundDetail(summary=summary, commits=commits, reveals=reveals, slashes=slashes,
+                           challenges=challenges, contributions=entries)  # fmt: skip
 
-    def _round(self, conn: sqlite3.Connection, task_id: int, round_: int) -> RoundRecord:
+    def _round(self, conn: sqlite3.Connection, task_id: int, round_: int) -> Round:
         row = conn.execute(
             "SELECT r.*, p.accuracy, p.jain, p.gini, p.pearson, p.cid AS cached,"
             " (SELECT COUNT(*) FROM commits c WHERE c.task_id = r.task_id AND c.round = r.round)"
@@ -414,7 +267,7 @@ class LedgerIndex:
         claimed = _sum([str(r[0]) for r in conn.execute(
             "SELECT amount FROM claims WHERE task_id = ? AND round = ?", (task_id, round_))])  # fmt: skip
         cached = row["cached"] is not None
-        return RoundRecord(
+        return Round(
             round=round_,
             status=status.name.lower(),
             outcome=None if outcome is Outcome.NONE else outcome.label,
@@ -440,7 +293,7 @@ class LedgerIndex:
             final_at=row["final_at"],
             claimed=claimed,
             accuracy=row["accuracy"],
-            fairness=Fairness(row["jain"], row["gini"], row["pearson"]) if cached else None,
+            fairness=_fairness(row) if cached else None,
             report_cached=cached,
         )
 
@@ -467,27 +320,31 @@ class LedgerIndex:
             ):
                 total = running.get(c["participant"], 0) + int(c["round_payout"])
                 running[c["participant"]] = total
-                entries.append(ContributionRecord(c["participant"], c["status"],
-                                                  int(c["num_samples"]), c["value"],
-                                                  c["round_payout"], str(total)))  # fmt: skip
+                entries.append(Contribution(
+                    participant=c["participant"], status=c["status"],
+                    num_samples=int(c["num_samples"]), value=c["value"],
+                    round_payout=c["round_payout"], cumulative_payout=str(total),
+                ))  # fmt: skip
             contributions = RoundContributions(
                 round=int(row["round"]), report_cid=row["cid"], accuracy=row["accuracy"],
-                method=row["method"], fairness=Fairness(row["jain"], row["gini"], row["pearson"]),
+                method=row["method"], fairness=_fairness(row),
                 entries=entries,
             )  # fmt: skip
             out.append((contributions, int(row["outcome"]) != Outcome.NONE))
         return out
 
-    def contributions(self, task_id: int, limit: int, offset: int) -> Page[RoundContributions]:
+    def contributions(self, task_id: int, limit: int, offset: int) -> ContributionsPage:
         """Per round with a cached effective report: every submission's value and payouts."""
         with self._read() as conn:
             self._task_exists(conn, task_id)
             reported = self._reported(conn, task_id)
             participants = self._participant_addresses(conn, task_id)
         items = [r for r, _final in reported[offset : offset + limit]]
-        return Page(items, len(reported), limit, offset, extra={"participants": participants})
+        return ContributionsPage(
+            items=items, total=len(reported), limit=limit, offset=offset, participants=participants
+        )
 
-    def payouts(self, task_id: int, limit: int, offset: int) -> Page[PayoutSeries]:
+    def payouts(self, task_id: int, limit: int, offset: int) -> PayoutsPage:
         """Per participant: round and cumulative payouts of each reported round, and claims.
 
         ``entitled`` sums the final rounds only (a settled round can still be corrected).
@@ -502,15 +359,19 @@ class LedgerIndex:
             paid = [_payout_of(r, address) for r, _final in reported]
             cumulative = [str(sum(paid[: i + 1])) for i in range(len(paid))]
             entitled = sum(p for p, (_r, final) in zip(paid, reported, strict=True) if final)
-            series.append(PayoutSeries(address, [str(p) for p in paid], cumulative,
-                                       str(entitled), claimed.get(address, "0")))  # fmt: skip
-        extra = {"rounds": [r.round for r, _final in reported],
-                 "final_rounds": [r.round for r, final in reported if final]}  # fmt: skip
-        return Page(series, len(addresses), limit, offset, extra=extra)
+            series.append(PayoutSeries(
+                address=address, round_payouts=[str(p) for p in paid], cumulative=cumulative,
+                entitled=str(entitled), claimed=claimed.get(address, "0"),
+            ))  # fmt: skip
+        return PayoutsPage(
+            items=series, total=len(addresses), limit=limit, offset=offset,
+            rounds=[r.round for r, _final in reported],
+            final_rounds=[r.round for r, final in reported if final],
+        )  # fmt: skip
 
     # -- participants and claims ---------------------------------------------------------
 
-    def participants(self, task_id: int, limit: int, offset: int) -> Page[ParticipantRecord]:
+    def participants(self, task_id: int, limit: int, offset: int) -> PageOf[Participant]:
         with self._read() as conn:
             self._task_exists(conn, task_id)
             addresses = self._participant_addresses(conn, task_id)
@@ -529,14 +390,14 @@ class LedgerIndex:
                     "SELECT amount FROM slashes WHERE task_id = ? AND participant = ?",
                     (task_id, address))])  # fmt: skip
                 entitled = sum(_payout_of(r, address) for r in final)
-                items.append(ParticipantRecord(
+                items.append(Participant(
                     address=address, stake=row["stake"], joined_block=int(row["block_number"]),
                     withdrawn=withdrawn, slashed=slashed, claimed=claimed.get(address, "0"),
                     entitled=str(entitled),
                 ))  # fmt: skip
-        return Page(items, len(addresses), limit, offset)
+        return PageOf[Participant](items=items, total=len(addresses), limit=limit, offset=offset)
 
-    def claims(self, task_id: int, limit: int, offset: int) -> Page[ClaimRecord]:
+    def claims(self, task_id: int, limit: int, offset: int) -> PageOf[Claim]:
         """Claims, one per account and round claimed, oldest first."""
         with self._read() as conn:
             self._task_exists(conn, task_id)
@@ -551,9 +412,10 @@ class LedgerIndex:
                 " WHERE c.task_id = ? ORDER BY c.block_number, c.log_index LIMIT ? OFFSET ?",
                 (task_id, limit, offset),
             ).fetchall()
-        items = [ClaimRecord(r["account"], int(r["round"]), r["amount"], int(r["block_number"]),
-                             r["tx_hash"]) for r in rows]  # fmt: skip
-        return Page(items, total, limit, offset)
+        items = [Claim(account=r["account"], round=int(r["round"]), amount=r["amount"],
+                       block_number=int(r["block_number"]), tx_hash=r["tx_hash"])
+                 for r in rows]  # fmt: skip
+        return PageOf[Claim](items=items, total=total, limit=limit, offset=offset)
 
     # -- helpers -------------------------------------------------------------------------
 

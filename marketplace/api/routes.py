@@ -1,4 +1,4 @@
-"""The read-only JSON routes: thin functions mapping index queries to response schemas."""
+"""The read-only JSON routes: thin functions serving the index's records (response schemas)."""
 
 from __future__ import annotations
 
@@ -45,13 +45,13 @@ def health(index: Index, syncer: Syncer) -> schemas.Health:
 @router.get("/tasks", response_model=schemas.PageOf[schemas.Task], tags=["tasks"])
 def list_tasks(index: Index, page: Paging) -> schemas.PageOf[schemas.Task]:
     """Every task on the marketplace, by id."""
-    return schemas.PageOf[schemas.Task].model_validate(index.tasks(page.limit, page.offset))
+    return index.tasks(page.limit, page.offset)
 
 
 @router.get("/tasks/{task_id}", response_model=schemas.Task, responses=NOT_FOUND, tags=["tasks"])
 def get_task(index: Index, task_id: TaskId) -> schemas.Task:
     """One task: parameters, state and token totals."""
-    return schemas.Task.model_validate(index.task(task_id))
+    return index.task(task_id)
 
 
 @router.get("/tasks/{task_id}/rounds", response_model=schemas.PageOf[schemas.Round],
@@ -59,16 +59,14 @@ def get_task(index: Index, task_id: TaskId) -> schemas.Task:
 def list_rounds(index: Index, task_id: TaskId, page: Paging) -> schemas.PageOf[schemas.Round]:
     """The task's rounds: deadlines, effective settlement, challenges, outcome, accuracy and
     fairness."""
-    return schemas.PageOf[schemas.Round].model_validate(
-        index.rounds(task_id, page.limit, page.offset)
-    )
+    return index.rounds(task_id, page.limit, page.offset)
 
 
 @router.get("/tasks/{task_id}/rounds/{round_no}", response_model=schemas.RoundDetail,
             responses=NOT_FOUND, tags=["rounds"])  # fmt: skip
 def get_round(index: Index, task_id: TaskId, round_no: RoundNo) -> schemas.RoundDetail:
     """One round with its commits, reveals, slashes, challenges and contributions."""
-    return schemas.RoundDetail.model_validate(index.round(task_id, round_no))
+    return index.round(task_id, round_no)
 
 
 @router.get("/tasks/{task_id}/participants", response_model=schemas.PageOf[schemas.Participant],
@@ -77,33 +75,21 @@ def list_participants(
     index: Index, task_id: TaskId, page: Paging
 ) -> schemas.PageOf[schemas.Participant]:
     """Who joined: stake, slashes, withdrawals, claims and current entitlement."""
-    return schemas.PageOf[schemas.Participant].model_validate(
-        index.participants(task_id, page.limit, page.offset)
-    )
+    return index.participants(task_id, page.limit, page.offset)
 
 
 @router.get("/tasks/{task_id}/contributions", response_model=schemas.ContributionsPage,
             responses=NOT_FOUND, tags=["valuation"])  # fmt: skip
 def list_contributions(index: Index, task_id: TaskId, page: Paging) -> schemas.ContributionsPage:
     """Per reported round: each participant's contribution value and payouts, and fairness."""
-    result = index.contributions(task_id, page.limit, page.offset)
-    return schemas.ContributionsPage.model_validate(
-        {**_page_fields(result), "participants": result.extra["participants"]}
-    )
+    return index.contributions(task_id, page.limit, page.offset)
 
 
 @router.get("/tasks/{task_id}/payouts", response_model=schemas.PayoutsPage,
             responses=NOT_FOUND, tags=["valuation"])  # fmt: skip
 def list_payouts(index: Index, task_id: TaskId, page: Paging) -> schemas.PayoutsPage:
     """Per participant: round and cumulative payouts across the reported rounds, and claims."""
-    result = index.payouts(task_id, page.limit, page.offset)
-    return schemas.PayoutsPage.model_validate(
-        {
-            **_page_fields(result),
-            "rounds": result.extra["rounds"],
-            "final_rounds": result.extra["final_rounds"],
-        }
-    )
+    return index.payouts(task_id, page.limit, page.offset)
 
 
 @router.get("/tasks/{task_id}/claims", response_model=schemas.PageOf[schemas.Claim],
@@ -111,9 +97,7 @@ def list_payouts(index: Index, task_id: TaskId, page: Paging) -> schemas.Payouts
 def list_claims(index: Index, task_id: TaskId, page: Paging) -> schemas.PageOf[schemas.Claim]:
     """Claims paid out against the rounds' payout roots, one per account and round, oldest
     first."""
-    return schemas.PageOf[schemas.Claim].model_validate(
-        index.claims(task_id, page.limit, page.offset)
-    )
+    return index.claims(task_id, page.limit, page.offset)
 
 
 @router.get(
@@ -139,10 +123,6 @@ def audit(index: Index, audits: Audits, task_id: TaskId) -> schemas.Audit:
         "cached": outcome.cached,
         "duration_s": round(outcome.duration_s, 3),
     })  # fmt: skip
-
-
-def _page_fields(page: object) -> dict[str, object]:
-    return {name: getattr(page, name) for name in ("items", "total", "limit", "offset")}
 
 
 __all__ = ["NotFound", "router"]

@@ -1,4 +1,7 @@
-"""Response schemas of the ledger API (pydantic), kept apart from the domain records they render.
+"""The ledger API's records (pydantic): what the index's queries return and the routes serve.
+
+Each record is defined once, here (its storage is :mod:`marketplace.api.tables`); the field
+descriptions document the OpenAPI schema.
 
 Token amounts are decimal strings: they are uint256 on chain and JSON numbers lose precision
 past 2^53. Payouts are per round: a round's effective settlement (the arbiter's correction where
@@ -17,9 +20,9 @@ T = TypeVar("T")
 
 
 class Schema(BaseModel):
-    """Base: built from domain dataclasses by attribute."""
+    """Base: immutable records, built by keyword (the index) or from dicts (audit results)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(frozen=True)
 
 
 class PageOf(Schema, Generic[T]):

@@ -297,7 +297,7 @@ def test_payouts_sum_the_effective_reports_round_by_round(tmp_path: Path) -> Non
     payouts = index.payouts(1, 10, 0)
     participants = {p.address: p for p in index.participants(1, 10, 0).items}
 
-    assert payouts.extra == {"rounds": [1, 2, 3], "final_rounds": [1, 2]}
+    assert payouts.rounds == [1, 2, 3] and payouts.final_rounds == [1, 2]
     by = {s.address: s for s in payouts.items}
     # round 2 pays what the arbiter's correction says, not the aggregator's 10/90
     assert by[BOB].round_payouts == [str(40 * TOKEN), str(50 * TOKEN), str(70 * TOKEN)]
