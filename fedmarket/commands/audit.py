@@ -175,9 +175,10 @@ def print_audit(result: AuditResult) -> None:
         )
     for r in result.rounds:
         for f in r.superseded:
+            amount = _is_amount_field(f.field)
             echo(
                 f"superseded round {r.round}: the original settlement's {f.field} was "
-                f"{f.found!r}, corrected to {f.expected!r}"
+                f"{_shown(f.found, amount)}, corrected to {_shown(f.expected, amount)}"
             )
     for r in result.rounds:
         if r.inherited:
