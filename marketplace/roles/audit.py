@@ -440,7 +440,10 @@ def _inherited(
     published; if that reproduces it exactly, its differences follow from the earlier round
     and it is marked ``inherited`` instead of being accused in the same words.
     """
-    published_state = carried_evidence(ledger, store, rl.round)
+    try:
+        published_state = carried_evidence(ledger, store, rl.round)
+    except FedmarketError:
+        return  # the earlier reports cannot be read: the differences stay this round's
     alt_audit = RoundAudit(round=rl.round)
     alt = _recompute(client, store, ledger, rl, spec, validation, published_state, alt_audit)
     if alt is None:
