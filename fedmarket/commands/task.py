@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -77,6 +78,17 @@ def _valuation(method: str, settings: tuple[str, ...]) -> ValuationConfig:
         raise click.BadParameter(str(exc), param_hint="--valuation-setting") from exc
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _window_option(name: str, default: int, help: str) -> Callable[[F], F]:
+    """``--NAME-window SECONDS`` (at least 1; the contract's minWindow is checked later)."""
+    return click.option(
+        f"--{name}-window", default=default, show_default=True, type=click.IntRange(min=1),
+        help=help,
+    )  # fmt: skip
+
+
 @task.command("create")
 @key_option("Requester's keystore (file, name or address).")
 @validation_option(
@@ -120,37 +132,19 @@ def _valuation(method: str, settings: tuple[str, ...]) -> ValuationConfig:
     type=click.IntRange(min=0),
     help="The aggregator opens round 1 once this many have joined.",
 )
-@click.option("--commit-window", default=10, show_default=True, type=click.IntRange(min=1),
-              help="Seconds.")  # fmt: skip
-@click.option(
-    "--reveal-window",
-    default=8,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Seconds (also the challengers' window to reveal their evidence).",
+@_window_option("commit", 10, "Seconds.")
+@_window_option("reveal", 8, "Seconds (also the challengers' window to reveal their evidence).")
+@_window_option(
+    "settle", 300, "Seconds: the aggregator's deadline to settle, and to open each next round."
 )
-@click.option(
-    "--settle-window",
-    default=300,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Seconds: the aggregator's deadline to settle, and to open each next round.",
+@_window_option("challenge", 3, "Seconds.")
+@_window_option(
+    "resolve", 300, "Seconds the arbiter has to rule on a challenge after the evidence window."
 )
-@click.option("--challenge-window", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Seconds.")  # fmt: skip
-@click.option(
-    "--resolve-window",
-    default=300,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Seconds the arbiter has to rule on a challenge after the evidence window.",
-)
-@click.option(
-    "--claim-window",
-    default=86_400,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Seconds claims stay open after the task ended; then unclaimed payouts are refunded.",
+@_window_option(
+    "claim",
+    86_400,
+    "Seconds claims stay open after the task ended; then unclaimed payouts are refunded.",
 )
 @click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1),
               help="Local epochs per round.")  # fmt: skip
