@@ -313,7 +313,6 @@ class Task:
             seed=int.from_bytes(hashlib.sha256(f"{seed}:{self.round}".encode()).digest()[:7]),
             seed_source={},
             round_budget=BUDGET,
-            previous_cumulative={},
             previous_report_cid="",
             **extra,
         )

@@ -390,6 +390,10 @@ class ModelUtility:
             # max().indices is the first maximal index, as argmax, and faster on a short last axis
             correct = (logits.max(dim=2).indices == self._y).sum(dim=1)
             return correct.numpy().astype(np.float64) / n_val
+        if self.score == "neg_brier":
+            probs = functional.softmax(logits, dim=2)
+            target = functional.one_hot(self._y, probs.shape[2]).to(probs.dtype)
+            return -((probs - target) ** 2).sum(dim=2).mean(dim=1).double().numpy()
         logp = functional.log_softmax(logits, dim=2)
         picked = logp.gather(2, self._y.expand(logits.shape[0], n_val).unsqueeze(2)).squeeze(2)
         return picked.mean(dim=1).double().numpy()

@@ -20,8 +20,8 @@ from typing import Any, Literal
 from valuation.errors import ReportError, ValuationConfigError
 from valuation.registry import METHOD_NAMES
 
-Score = Literal["accuracy", "neg_loss"]
-SCORES: tuple[str, ...] = ("accuracy", "neg_loss")
+Score = Literal["accuracy", "neg_loss", "neg_brier"]
+SCORES: tuple[str, ...] = ("accuracy", "neg_loss", "neg_brier")
 
 CoalitionModel = Literal["fixed_weights", "reweighted"]
 #: How a coalition's model divides its members' weighted updates (valuation.coalition).
@@ -39,6 +39,10 @@ ALLOCATION_RULES: tuple[str, ...] = ("proportional", "fli")
 BUDGETED_METHODS: tuple[str, ...] = ("gtg", "tmc", "owen")
 DEFAULT_MAX_EVALUATIONS = 6_000
 DEFAULT_EVIDENCE_DECAY = 1.0
+
+#: Each payee's entry cost, as a fraction of the round's mean positive pay basis (see
+#: :mod:`valuation.evidence`): what makes one data set split over several identities earn less.
+DEFAULT_IDENTITY_COST = 0.1
 
 #: Cosine similarity at or above which two updates count as one (near-)duplicate.
 DEFAULT_DUPLICATE_THRESHOLD = 0.99
@@ -85,6 +89,12 @@ class ValuationConfig:
         what a round adds to a standing: ``"value"`` (its Shapley value, so rounds that
         improved the model most weigh most) or ``"share"`` (its value divided by the round's
         ``Σ|v|``, so every round weighs the same).
+    ``identity_cost``
+        each payee's entry cost, as a fraction of the mean positive standing of the round's
+        payees: ``c · Σ max(0, A) / m`` is taken off every payee's standing before clipping,
+        and the budget is shared by what remains. Among equal payees it changes nothing; one
+        data set split over k identities pays it k times, which is what makes splitting
+        lose (docs/valuation.md). ``0`` turns it off.
     ``max_evaluations``
         the utility evaluations a sampled method (Owen, GTG, TMC) may spend in a round.
     """
@@ -99,6 +109,7 @@ class ValuationConfig:
     allocation: AllocationRule = "proportional"
     evidence_decay: float = DEFAULT_EVIDENCE_DECAY
     evidence_scale: EvidenceScale = "value"
+    identity_cost: float = DEFAULT_IDENTITY_COST
     max_evaluations: int | None = DEFAULT_MAX_EVALUATIONS
 
     def __post_init__(self) -> None:
@@ -126,6 +137,11 @@ class ValuationConfig:
         if not 0.0 <= self.evidence_decay <= 1.0:
             raise ValuationConfigError(
                 f"evidence_decay must lie in [0, 1], got {self.evidence_decay}"
+            )
+        if not _is_fraction(self.identity_cost):
+            raise ValuationConfigError(
+                f"identity_cost is a fraction of the mean standing in [0, 1], "
+                f"got {self.identity_cost!r}"
             )
         if not isinstance(self.clip_negative, bool):
             raise ValuationConfigError(
@@ -158,6 +174,7 @@ class ValuationConfig:
             allocation=self.allocation,
             evidence_decay=self.evidence_decay,
             evidence_scale=self.evidence_scale,
+            identity_cost=self.identity_cost,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,6 +193,15 @@ class ValuationConfig:
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValuationConfigError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _is_fraction(value: Any) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and 0.0 <= value <= 1.0
+    )
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -207,6 +233,7 @@ class RoundValuation:
     allocation: AllocationRule = "proportional"
     evidence_decay: float = DEFAULT_EVIDENCE_DECAY
     evidence_scale: EvidenceScale = "value"
+    identity_cost: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or int(self.budget) != self.budget or self.budget < 0:
@@ -230,6 +257,9 @@ class RoundValuation:
                 raise ReportError(f"unknown {name} {value!r}; choose one of {choices}")
         if not 0.0 <= self.evidence_decay <= 1.0:
             raise ReportError(f"evidence_decay must lie in [0, 1], got {self.evidence_decay}")
+        if not _is_fraction(self.identity_cost):
+            raise ReportError(f"identity_cost must lie in [0, 1], got {self.identity_cost!r}")
+        object.__setattr__(self, "identity_cost", float(self.identity_cost))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -246,12 +276,14 @@ class RoundValuation:
             "allocation": self.allocation,
             "evidence_decay": self.evidence_decay,
             "evidence_scale": self.evidence_scale,
+            "identity_cost": self.identity_cost,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoundValuation:
-        """Inverse of :meth:`to_dict`; a schema-1 record (without the policy fields added
-        since) reads back with that release's behaviour."""
+        """Inverse of :meth:`to_dict`; a record without the policy fields added since it was
+        written (schema 1, or before ``identity_cost``) reads back with that release's
+        behaviour."""
         given = {**LEGACY, **data}
         return cls(
             budget=int(given["budget"]),
@@ -267,6 +299,7 @@ class RoundValuation:
             allocation=given["allocation"],
             evidence_decay=float(given["evidence_decay"]),
             evidence_scale=given["evidence_scale"],
+            identity_cost=float(given["identity_cost"]),
         )
 
 
@@ -277,4 +310,5 @@ LEGACY: dict[str, Any] = {
     "allocation": "proportional",
     "evidence_decay": 0.0,
     "evidence_scale": "value",
+    "identity_cost": 0.0,
 }

@@ -20,10 +20,17 @@ Within a round the rules of the task spec apply, in this order (all exact and de
 
 1. Duplicate groups are one payee: the group's standing is the sum of its members' and the
    whole share goes to the member ranked first by ``priority`` (the earliest committer).
-2. Clipping is per payee: a negative standing is paid nothing (``clip_negative``); without
+2. Every payee pays an entry cost (``identity_cost`` = c): ``c · Σ max(0, A) / m`` over the
+   round's ``m`` payees, i.e. c times their mean positive standing, comes off each standing.
+   Among equal payees this changes nothing (each loses the same and the budget is shared as
+   before); it moves pay from payees below the mean to those above, and it makes one data set
+   split over k identities pay the cost k times, while the mean it is measured on grows by
+   less, so splitting loses (docs/valuation.md measures the trade-off).
+3. Clipping is per payee: a negative standing is paid nothing (``clip_negative``); without
    clipping, negative standings count against the round, which then pays out only
-   ``budget · max(0, Σ A) / Σ max(0, A)`` (the net gain's share) and leaves the rest unspent.
-3. ``allocation="proportional"``: payouts ∝ clipped standings (largest remainder, ``cap``
+   ``budget · max(0, Σ A) / Σ max(0, A)`` (the net gain's share, of the standings before the
+   entry cost, which only redistributes) and leaves the rest unspent.
+4. ``allocation="proportional"``: payouts ∝ clipped standings (largest remainder, ``cap``
    water-filled, :func:`valuation.allocation.allocation`); ``allocation="fli"``: the FLI
    queues (:class:`valuation.fli.FLIQueues`), whose regret and waiting time are carried in
    the same state, by address.
@@ -133,11 +140,12 @@ def settle(
     if config.evidence_scale == "share" and float(np.sum(np.abs(v))) > 0:
         added = v / float(np.sum(np.abs(v)))
     standing = fold(previous.standing, participants, added, config.evidence_decay)
-    basis = np.array([standing[p] for p in participants], dtype=np.float64)
+    basis = np.array([standing.get(p, 0.0) for p in participants], dtype=np.float64)
     payee_basis = _merge_groups(basis, groups, priority)
     budget = _net_budget(payee_basis, config) if not config.clip_negative else config.budget
     order_keys = [p.lower() for p in participants]
-    clipped = np.maximum(payee_basis, 0.0)
+    payees = n - sum(len(g) - 1 for g in groups)
+    clipped = np.maximum(_less_entry_cost(payee_basis, payees, config.identity_cost), 0.0)
     regret, waiting = dict(previous.regret), dict(previous.waiting)
     if config.allocation == "fli":
         queues = FLIQueues(n)
@@ -184,6 +192,18 @@ def _merge_groups(
         out[members] = 0.0
         out[first] = total
     return out
+
+
+def _less_entry_cost(payee_basis: np.ndarray, payees: int, cost: float) -> np.ndarray:
+    """Each payee's standing less ``cost`` times the payees' mean positive standing.
+
+    Players that are not payees (later members of a duplicate group) hold 0 and stay at most 0.
+    ``math.fsum`` keeps the mean correctly rounded, so every machine takes off the same float.
+    """
+    if cost == 0.0 or payees == 0:
+        return payee_basis
+    fee = cost * math.fsum(max(0.0, float(b)) for b in payee_basis) / payees
+    return np.where(payee_basis != 0.0, payee_basis - fee, payee_basis)
 
 
 def _net_budget(payee_basis: np.ndarray, config: RoundValuation) -> int:

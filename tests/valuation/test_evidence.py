@@ -132,3 +132,76 @@ def test_settle_refuses_mismatched_inputs() -> None:
         settle([1.0], [A, B], recipe(), Evidence())
     with pytest.raises(AllocationError):
         settle([1.0, 2.0], [A, A], recipe(), Evidence())
+
+
+# -- the entry cost per identity (identity_cost) -------------------------------------------
+
+
+def test_an_entry_cost_changes_nothing_among_equal_payees() -> None:
+    config = recipe(evidence_decay=0.0, identity_cost=0.1)
+
+    result = settle([2.0, 2.0, 2.0, 2.0], [A, B, C, D], config, Evidence())
+
+    assert result.payouts == (250, 250, 250, 250)
+    assert result.basis == (2.0, 2.0, 2.0, 2.0)  # the report keeps the standings themselves
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_splitting_one_standing_over_k_identities_pays_less_than_one_identity(k: int) -> None:
+    # prepare: the Sybil's data are worth 2.2 alone; split, its k identities are worth a bit
+    # more together (2.3: more optimiser steps), which without a cost pays the split
+    others = [2.0, 2.0, 2.0]
+    alone = [2.2, *others]
+    split = [2.3 / k] * k + others
+    names = [f"0x{i:02x}" for i in range(len(split))]
+
+    def sybil_pay(values: list[float], ids: int, cost: float) -> int:
+        config = recipe(evidence_decay=0.0, identity_cost=cost)
+        return sum(settle(values, names[: len(values)], config, Evidence()).payouts[:ids])
+
+    # act / assert: splitting pays with no cost and loses with one
+    assert sybil_pay(split, k, 0.0) > sybil_pay(alone, 1, 0.0)
+    assert sybil_pay(split, k, 0.1) < sybil_pay(alone, 1, 0.1)
+
+
+def test_an_entry_cost_leaves_a_payee_far_below_the_mean_unpaid() -> None:
+    # prepare: D's standing (0.05) is under a tenth of the mean (3.05 / 4 = 0.7625)
+    config = recipe(evidence_decay=0.0, identity_cost=0.1)
+
+    result = settle([1.0, 1.0, 1.0, 0.05], [A, B, C, D], config, Evidence())
+
+    assert result.payouts == (334, 333, 333, 0)
+    assert result.unspent == 0
+
+
+def test_a_duplicate_group_pays_one_entry_cost_on_its_earliest_committer() -> None:
+    # prepare: C copied A (one group, A first); B is alone; the copy adds no identity
+    config = recipe(evidence_decay=0.0, identity_cost=0.2)
+
+    # act
+    grouped = settle([3.0, 3.0, 0.0], [A, B, C], config, Evidence(), groups=[[0, 2]])
+
+    # assert: two payees, equal standings, equal pay; the copier gets nothing
+    assert grouped.payouts == (500, 500, 0)
+
+
+def test_without_clipping_the_entry_cost_only_redistributes_the_net_gain() -> None:
+    # prepare: net gain 4 - 1 = 3 of a gross 4 (plus 1 for C); the cost moves pay, not budget
+    config = recipe(evidence_decay=0.0, clip_negative=False, identity_cost=0.1)
+
+    # act
+    result = settle([4.0, -1.0, 1.0], [A, B, C], config, Evidence())
+    plain_config = recipe(evidence_decay=0.0, clip_negative=False)
+    plain = settle([4.0, -1.0, 1.0], [A, B, C], plain_config, Evidence())
+
+    # assert: the same 800 are paid; A (above the mean) gains from C (below it)
+    assert sum(result.payouts) == sum(plain.payouts) == 800
+    assert result.payouts[0] > plain.payouts[0] and result.payouts[2] < plain.payouts[2]
+
+
+def test_a_player_whose_standing_is_exactly_zero_is_settled_not_a_crash() -> None:
+    # an all-zero update is an exact null player: value 0.0, and fold drops zero standings
+    result = settle([1.0, 0.0], [A, B], recipe(evidence_decay=0.0), Evidence())
+
+    assert result.payouts == (1000, 0)
+    assert result.basis == (1.0, 0.0)
