@@ -25,7 +25,8 @@ Figures (targets from fedmarket issue 11):
                              original's pay with it ÷ without                           (≥ 0.9)
 * ``spearman``               Spearman(cumulative pay over 5 rounds, label quality) for 10
                              clients on a 0–50 % label-noise ladder, per Dirichlet α
-                             (10, 1, 0.5; equal-sized clients, see below)   (≥ 0.95, 0.85, 0.6)
+                             (10, 1, 0.5; equal-sized clients, see below)   (≥ 0.95, 0.85, 0.6);
+                             ``details.ladder.spearman_10_rounds`` is the same runs after 10
 * ``seed_drift_l1``          L1 distance between the 5-round cumulative payouts of two runs
                              that differ only in one participant's training seed, ÷ the
                              5-round budget, α = 1                                      (≤ 0.10)
@@ -88,6 +89,7 @@ MODEL = ModelSpec("mlp", (64,), 10, hidden=(64, 64))
 TRAINING = TrainingConfig(epochs=5, lr=0.1, batch_size=32, optimizer="momentum")
 BUDGET = 1000 * 10**18  # the demo's round budget in base units
 ROUNDS = 5
+LONGER_ROUNDS = 10  # the label-noise ladder also reports Spearman after this many rounds
 NEAR_ZERO_LEVELS = (1e-6, 1e-4, 1e-2, 1e-1)
 COPY_LEVELS = (1e-3, 0.03, 0.1)
 EVASION_LEVELS = (0.3, 1.0)  # copy noise beyond the duplicate threshold (details only)
@@ -527,6 +529,7 @@ def ladder(seeds: Sequence[int]) -> dict[str, Any]:
     """Spearman(cumulative pay, label quality), per-round Pearson, and seed drift."""
     noise = np.linspace(0.0, 0.5, 10)
     spearman: dict[str, list[float]] = {f"{a:g}": [] for a in ALPHAS}
+    longer: dict[str, list[float]] = {f"{a:g}": [] for a in ALPHAS}
     unbalanced: dict[str, list[float]] = {f"{a:g}": [] for a in ALPHAS}
     pearson_min: list[float] = []
     pearson_round_min: list[float] = []
@@ -538,15 +541,23 @@ def ladder(seeds: Sequence[int]) -> dict[str, Any]:
         for alpha in ALPHAS:
             for equal, sink in ((True, spearman), (False, unbalanced)):
                 world = World.build(seed, 10, alpha, noise, equal=equal)
-                results = ladder_run(world)
+                names = [c.name for c in world.clients]
+                quality = [-c.noise for c in world.clients]
+                # the equal-size worlds run on to LONGER_ROUNDS; their first ROUNDS rounds are
+                # the same run's (rounds are deterministic), so the headline is unchanged
+                run = ladder_run(world, rounds=LONGER_ROUNDS if equal else ROUNDS)
+                results = run[:ROUNDS]
                 pay = cumulative(results)
+                if equal:
+                    whole = cumulative(run)
+                    rho = spearmanr([float(whole[n]) for n in names], quality)
+                    longer[f"{alpha:g}"].append(float(rho.statistic))
                 top = max(max_cosine(list(r.outcome.accepted_updates.values())) for r in results)
                 cosines[f"{alpha:g}"] = max(cosines.get(f"{alpha:g}", -1.0), top)
                 wrongly_rejected += sum(
                     1 for r in results for s in r.outcome.report.submissions if s.reason
                 )
-                names = [c.name for c in world.clients]
-                rho = spearmanr([float(pay[n]) for n in names], [-c.noise for c in world.clients])
+                rho = spearmanr([float(pay[n]) for n in names], quality)
                 sink[f"{alpha:g}"].append(float(rho.statistic))
                 if not (equal and alpha == 1.0):
                     continue
@@ -568,6 +579,8 @@ def ladder(seeds: Sequence[int]) -> dict[str, Any]:
     return {
         "spearman": {a: mean(v) for a, v in spearman.items()},
         "spearman_by_seed": spearman,
+        f"spearman_{LONGER_ROUNDS}_rounds": {a: mean(v) for a, v in longer.items()},
+        f"spearman_{LONGER_ROUNDS}_rounds_by_seed": longer,
         "spearman_unbalanced": {a: mean(v) for a, v in unbalanced.items()},
         "pearson_min": mean(pearson_min),
         "pearson_min_by_seed": pearson_min,

@@ -140,7 +140,8 @@ class ModelUtility:
     """Validation score of a coalition's model; implements the ``Utility`` protocol.
 
     ``score="accuracy"`` is the fraction of correctly classified validation samples;
-    ``score="neg_loss"`` is minus the mean cross-entropy (higher is better for both).
+    ``score="neg_loss"`` is minus the mean cross-entropy; ``score="neg_brier"`` is minus the
+    mean multiclass Brier score ``Σ_k (p_k − [y = k])²`` (higher is better for all three).
     ``coalition_model`` is ``"fixed_weights"`` or ``"reweighted"`` (module docstring);
     ``coefficients`` and ``normalizers`` are the aggregation rule's ``c_i`` and ``h_i``
     (default: both the sample counts, i.e. FedAvg). ``batch_size`` is the number of coalitions

@@ -62,7 +62,9 @@ class ValuationConfig:
         :mod:`valuation.methods.owen`) or a name of :data:`valuation.registry.METHOD_NAMES`.
     ``score``
         ``"neg_loss"`` (minus the validation cross-entropy; smooth, the default) or
-        ``"accuracy"`` (a step function of the model: noisy on a few hundred samples).
+        ``"accuracy"`` (a step function of the model: noisy on a few hundred samples) or
+        ``"neg_brier"`` (minus the multiclass Brier score: smooth and, unlike the
+        cross-entropy, bounded, so confident mistakes do not dominate it).
     ``coalition_model``
         ``"fixed_weights"`` (a coalition keeps its members' weights in the round's aggregate:
         a null update is a null player) or ``"reweighted"`` (each coalition aggregated as if it

@@ -49,11 +49,15 @@ def _reference_score(
         logits = module(torch.from_numpy(X).double().reshape(-1, *spec.input_shape))
     if score == "accuracy":
         return float((logits.argmax(dim=1).numpy() == y).mean())
+    if score == "neg_brier":  # minus the multiclass Brier score, by hand in numpy
+        z = logits.numpy() - logits.numpy().max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        return -float(((p - np.eye(p.shape[1])[y]) ** 2).sum(axis=1).mean())
     return -float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)))
 
 
 @pytest.mark.parametrize("family", sorted(SPECS))
-@pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
+@pytest.mark.parametrize("score", ["accuracy", "neg_loss", "neg_brier"])
 def test_batched_equals_one_by_one_for_every_coalition(
     digits: tuple[np.ndarray, np.ndarray], family: str, score: Score
 ) -> None:
@@ -94,7 +98,7 @@ def test_empty_coalition_scores_the_previous_model(
     assert batched == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
+@pytest.mark.parametrize("score", ["accuracy", "neg_loss", "neg_brier"])
 def test_reweighted_coalition_model_is_the_coalitions_own_average(
     digits: tuple[np.ndarray, np.ndarray], score: Score
 ) -> None:
@@ -121,7 +125,7 @@ def test_reweighted_coalition_model_is_the_coalitions_own_average(
     assert value == pytest.approx(_reference_score(spec, expected_params, X, y, score), abs=1e-12)
 
 
-@pytest.mark.parametrize("score", ["accuracy", "neg_loss"])
+@pytest.mark.parametrize("score", ["accuracy", "neg_loss", "neg_brier"])
 def test_fixed_weights_coalition_model_keeps_the_rounds_weights(
     digits: tuple[np.ndarray, np.ndarray], score: Score
 ) -> None:
