@@ -173,7 +173,10 @@ def _window_option(name: str, default: int, help: str) -> Callable[[F], F]:
     "valuation_settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A valuation policy field, e.g. cap=0.5, allocation=fli, clip_negative=false.",
+    help=(
+        "A valuation policy field, e.g. cap=0.5, allocation=fli, clip_negative=false, "
+        "identity_cost=0 (docs/valuation.md lists them all)."
+    ),
 )
 @click.option("--slash-bps", default=1000, show_default=True, type=click.IntRange(0, 10_000))
 @click.option("--max-samples", default=10_000, show_default=True, type=click.IntRange(min=1))

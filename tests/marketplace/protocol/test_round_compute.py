@@ -4,6 +4,7 @@ the aggregation rule, and the valuation record recomputes."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -231,6 +232,37 @@ def test_score_and_coalition_model_reach_the_game(world: dict[str, Any]) -> None
     assert reweighted.utilities.as_dict()[15] == default.utilities.as_dict()[15]  # θ_N alike
 
 
+def test_the_entry_cost_reaches_the_settlement_and_its_recomputation(
+    world: dict[str, Any],
+) -> None:
+    # act: the same round without the cost, with the default one and with a large one
+    free = run(world, honest(world), spec_with(identity_cost=0.0))
+    default = run(world, honest(world), spec_with())
+    steep = run(world, honest(world), spec_with(identity_cost=0.5))
+
+    # assert: same values, different pay; the recipe records the cost; the audit agrees
+    reports = [valuation_of(o) for o in (free, default, steep)]
+    assert [r.config.identity_cost for r in reports] == [0.0, 0.1, 0.5]
+    assert reports[0].pay_basis == reports[1].pay_basis == reports[2].pay_basis
+    paid = [[o.report.round_payouts.get(a, 0) for a in ADDRESSES] for o in (free, default, steep)]
+    assert paid[0] != paid[2] and all(sum(p) == sum(paid[0]) for p in paid)
+    basis = reports[0].pay_basis
+    assert basis is not None
+    top = max(range(len(basis)), key=lambda i: basis[i])
+    low = min(range(len(basis)), key=lambda i: basis[i])
+    address = reports[0].participants
+    pays = [dict(zip(ADDRESSES, p, strict=True)) for p in paid]
+    assert pays[2][address[top]] >= pays[0][address[top]]  # the fee moves pay upwards
+    assert pays[2][address[low]] <= pays[0][address[low]]
+    for report in reports:
+        assert replay(report).ok
+    # a report that paid with one cost but records another is caught
+    relabelled = dataclasses.replace(
+        reports[2], config=dataclasses.replace(reports[2].config, identity_cost=0.1)
+    )
+    assert "payouts" in {c.field for c in replay(relabelled).mismatches}
+
+
 def test_evidence_carries_from_round_to_round(world: dict[str, Any]) -> None:
     # prepare
     spec = spec_with(evidence_decay=0.5)
@@ -318,6 +350,11 @@ def test_qffl_coalitions_follow_the_aggregation_rule(world: dict[str, Any]) -> N
 
 
 def test_bad_valuation_fields_do_not_load() -> None:
-    for bad in ({"cap": 0.0}, {"allocation": "lottery"}, {"evidence_decay": 2.0}):
+    for bad in (
+        {"cap": 0.0},
+        {"allocation": "lottery"},
+        {"evidence_decay": 2.0},
+        {"identity_cost": 1.5},
+    ):
         with pytest.raises(ValueError):
             ValuationConfig.from_dict(bad)
