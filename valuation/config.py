@@ -38,7 +38,7 @@ ALLOCATION_RULES: tuple[str, ...] = ("proportional", "fli")
 #: Methods that take an evaluation budget (``max_evaluations``).
 BUDGETED_METHODS: tuple[str, ...] = ("gtg", "tmc", "owen")
 DEFAULT_MAX_EVALUATIONS = 6_000
-DEFAULT_EVIDENCE_DECAY = 1.0
+DEFAULT_EVIDENCE_DECAY = 0.5
 
 #: Each payee's entry cost, as a fraction of the round's mean positive pay basis (see
 #: :mod:`valuation.evidence`): what makes one data set split over several identities earn less.
@@ -61,10 +61,10 @@ class ValuationConfig:
         ``"auto"`` (exact Shapley up to ``exact_max_players``, Owen sampling above: see
         :mod:`valuation.methods.owen`) or a name of :data:`valuation.registry.METHOD_NAMES`.
     ``score``
-        ``"neg_loss"`` (minus the validation cross-entropy; smooth, the default) or
-        ``"accuracy"`` (a step function of the model: noisy on a few hundred samples) or
-        ``"neg_brier"`` (minus the multiclass Brier score: smooth and, unlike the
-        cross-entropy, bounded, so confident mistakes do not dominate it).
+        ``"neg_brier"`` (minus the multiclass Brier score, the default: smooth and bounded,
+        so a few confident mistakes do not dominate it), ``"neg_loss"`` (minus the validation
+        cross-entropy: smooth, unbounded) or ``"accuracy"`` (a step function of the model:
+        noisy on a few hundred samples).
     ``coalition_model``
         ``"fixed_weights"`` (a coalition keeps its members' weights in the round's aggregate:
         a null update is a null player) or ``"reweighted"`` (each coalition aggregated as if it
@@ -86,7 +86,9 @@ class ValuationConfig:
         how payouts follow evidence accumulated across rounds: a participant's standing is
         ``A ← evidence_decay · A + v`` after each valued round, and a round pays its players in
         proportion to their standing. ``0`` pays on the round's own values alone; ``1`` on the
-        plain sum of every round so far (see :mod:`valuation.evidence`).
+        plain sum of every round so far; the default ``0.5`` weighs the last round as much as
+        all earlier ones together, so a participant that stops contributing stops being paid
+        within a few rounds (see :mod:`valuation.evidence` and docs/valuation.md).
     ``evidence_scale``
         what a round adds to a standing: ``"value"`` (its Shapley value, so rounds that
         improved the model most weigh most) or ``"share"`` (its value divided by the round's
@@ -103,7 +105,7 @@ class ValuationConfig:
 
     method: str = "auto"
     exact_max_players: int = DEFAULT_EXACT_MAX_PLAYERS
-    score: Score = "neg_loss"
+    score: Score = "neg_brier"
     duplicate_threshold: float | None = DEFAULT_DUPLICATE_THRESHOLD
     clip_negative: bool = True
     coalition_model: CoalitionModel = "fixed_weights"

@@ -226,7 +226,7 @@ def test_score_and_coalition_model_reach_the_game(world: dict[str, Any]) -> None
 
     # assert: accuracy utilities are multiples of 1/200; one member alone differs by model
     assert all(abs(u * 200 - round(u * 200)) < 1e-9 for u in accuracy.utilities.values)
-    assert default.config.score == "neg_loss" and default.config.coalition_model == "fixed_weights"
+    assert default.config.score == "neg_brier" and default.config.coalition_model == "fixed_weights"
     assert reweighted.config.coalition_model == "reweighted"
     assert reweighted.utilities.as_dict()[1] != default.utilities.as_dict()[1]
     assert reweighted.utilities.as_dict()[15] == default.utilities.as_dict()[15]  # θ_N alike
@@ -319,8 +319,8 @@ def test_qffl_with_q_zero_is_fedavg(world: dict[str, Any]) -> None:
 
 
 def test_qffl_coalitions_follow_the_aggregation_rule(world: dict[str, Any]) -> None:
-    # prepare
-    spec = spec_with({"aggregator": "qffl", "aggregator_params": {"q": 2.0}})
+    # prepare: scored by the cross-entropy, so the grand coalition's utility is minus its loss
+    spec = spec_with({"aggregator": "qffl", "aggregator_params": {"q": 2.0}}, score="neg_loss")
 
     # act
     outcome = run(world, honest(world), spec)
