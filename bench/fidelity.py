@@ -32,6 +32,9 @@ Figures (targets from fedmarket issue 11):
                              5-round budget, α = 1                                      (≤ 0.10)
 * ``pearson_min``            the lowest per-round Pearson(value the payout follows, payout)
                              over the honest ladder rounds (α = 1), mean over seeds    (≥ 0.95)
+* ``details.quitter``        (no target) the share a participant with three honest rounds
+                             behind it still earns in rounds 4 and 5, in which it sends a
+                             near-null update
 * ``n100_seconds``           wall time of one 100-participant round (compute_round)     (≤ 60 s)
 * ``n100_rel_l2``            its values against a long stratified Shapley reference of the
                              same game (relative L2)                                    (≤ 5 %)
@@ -397,6 +400,35 @@ def near_zero(seeds: Iterable[int]) -> dict[str, Any]:
     }
 
 
+QUIT_AFTER = 3  # honest rounds before the quitter sends near-null updates
+
+
+def quitter(seeds: Iterable[int]) -> dict[str, Any]:
+    """A participant with a history that stops contributing: the demo's best-paid honest data
+    owner sends θ + noise (1e-4 × ‖θ‖) from round ``QUIT_AFTER + 1`` on. Its share of each later
+    round (next to its last honest one) is what its past standing still earns it (no target;
+    ``evidence_decay`` sets it)."""
+    shares: dict[int, list[float]] = {r: [] for r in range(QUIT_AFTER, ROUNDS + 1)}
+    for seed in seeds:
+        world = demo_world(seed)
+        task = Task.create(world.validation)
+        theta = initial_params(MODEL, seed)
+        quitter_name = ""
+        for r in range(1, ROUNDS + 1):
+            subs = honest_round(world, theta, r)
+            if r > QUIT_AFTER:
+                z = noise_like(theta, 1e-4 * norm_of(theta), seed=31 * seed + r)
+                subs = [Submission(s.name, z, s.num_samples) if s.name == quitter_name else s
+                        for s in subs]  # fmt: skip
+            res = task.run(theta, subs, seed=seed)
+            if r == QUIT_AFTER:
+                quitter_name = max(res.payouts, key=lambda n: res.payouts[n])
+            if r >= QUIT_AFTER:
+                shares[r].append(res.share(quitter_name))
+            theta = res.theta
+    return {f"round_{r}_share": mean(v) for r, v in shares.items()}
+
+
 #: How a Sybil's identities train their parts: as the task spec says (the same epochs, hence
 #: fewer steps on less data), or with as many optimiser steps as the whole data set gets.
 SYBIL_STRATEGIES: dict[str, Callable[[int], int]] = {
@@ -676,6 +708,7 @@ def mean(values: Iterable[float]) -> float:
 
 FIGURES: dict[str, Callable[[Sequence[int]], dict[str, Any]]] = {
     "near_zero": near_zero,
+    "quitter": quitter,
     "sybil": sybil,
     "copies": copies,
     "ladder": ladder,

@@ -44,6 +44,10 @@ DEFAULT_EVIDENCE_DECAY = 0.5
 #: :mod:`valuation.evidence`): what makes one data set split over several identities earn less.
 DEFAULT_IDENTITY_COST = 0.1
 
+#: A payee is paid in a round only if its own value there reaches this fraction of the round's
+#: mean positive value: pay follows accumulated evidence, but only for those contributing now.
+DEFAULT_ROUND_GATE = 0.1
+
 #: Cosine similarity at or above which two updates count as one (near-)duplicate.
 DEFAULT_DUPLICATE_THRESHOLD = 0.99
 
@@ -99,6 +103,12 @@ class ValuationConfig:
         and the budget is shared by what remains. Among equal payees it changes nothing; one
         data set split over k identities pays it k times, which is what makes splitting
         lose (docs/valuation.md). ``0`` turns it off.
+    ``round_gate``
+        a payee is paid in a round only if its own value in that round is positive and at least
+        ``round_gate`` times the mean positive value of the round's payees; its standing is
+        kept either way. It stops a participant with a history from being paid, on that
+        history, for rounds in which it sends nothing useful. ``0`` pays every positive
+        standing.
     ``max_evaluations``
         the utility evaluations a sampled method (Owen, GTG, TMC) may spend in a round.
     """
@@ -114,6 +124,7 @@ class ValuationConfig:
     evidence_decay: float = DEFAULT_EVIDENCE_DECAY
     evidence_scale: EvidenceScale = "value"
     identity_cost: float = DEFAULT_IDENTITY_COST
+    round_gate: float = DEFAULT_ROUND_GATE
     max_evaluations: int | None = DEFAULT_MAX_EVALUATIONS
 
     def __post_init__(self) -> None:
@@ -147,6 +158,11 @@ class ValuationConfig:
                 f"identity_cost is a fraction of the mean standing in [0, 1], "
                 f"got {self.identity_cost!r}"
             )
+        if not _is_fraction(self.round_gate):
+            raise ValuationConfigError(
+                f"round_gate is a fraction of the round's mean value in [0, 1], "
+                f"got {self.round_gate!r}"
+            )
         if not isinstance(self.clip_negative, bool):
             raise ValuationConfigError(
                 f"clip_negative must be true or false, not {self.clip_negative!r}"
@@ -179,6 +195,7 @@ class ValuationConfig:
             evidence_decay=self.evidence_decay,
             evidence_scale=self.evidence_scale,
             identity_cost=self.identity_cost,
+            round_gate=self.round_gate,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +255,7 @@ class RoundValuation:
     evidence_decay: float = DEFAULT_EVIDENCE_DECAY
     evidence_scale: EvidenceScale = "value"
     identity_cost: float = 0.0
+    round_gate: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or int(self.budget) != self.budget or self.budget < 0:
@@ -264,6 +282,9 @@ class RoundValuation:
         if not _is_fraction(self.identity_cost):
             raise ReportError(f"identity_cost must lie in [0, 1], got {self.identity_cost!r}")
         object.__setattr__(self, "identity_cost", float(self.identity_cost))
+        if not _is_fraction(self.round_gate):
+            raise ReportError(f"round_gate must lie in [0, 1], got {self.round_gate!r}")
+        object.__setattr__(self, "round_gate", float(self.round_gate))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,12 +302,13 @@ class RoundValuation:
             "evidence_decay": self.evidence_decay,
             "evidence_scale": self.evidence_scale,
             "identity_cost": self.identity_cost,
+            "round_gate": self.round_gate,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoundValuation:
         """Inverse of :meth:`to_dict`; a record without the policy fields added since it was
-        written (schema 1, or before ``identity_cost``) reads back with that release's
+        written (schema 1, or before ``identity_cost`` and ``round_gate``) reads back with that release's
         behaviour."""
         given = {**LEGACY, **data}
         return cls(
@@ -304,6 +326,7 @@ class RoundValuation:
             evidence_decay=float(given["evidence_decay"]),
             evidence_scale=given["evidence_scale"],
             identity_cost=float(given["identity_cost"]),
+            round_gate=float(given["round_gate"]),
         )
 
 
@@ -315,4 +338,5 @@ LEGACY: dict[str, Any] = {
     "evidence_decay": 0.0,
     "evidence_scale": "value",
     "identity_cost": 0.0,
+    "round_gate": 0.0,
 }

@@ -26,11 +26,15 @@ Within a round the rules of the task spec apply, in this order (all exact and de
    before); it moves pay from payees below the mean to those above, and it makes one data set
    split over k identities pay the cost k times, while the mean it is measured on grows by
    less, so splitting loses (docs/valuation.md measures the trade-off).
-3. Clipping is per payee: a negative standing is paid nothing (``clip_negative``); without
+3. Only this round's contributors are paid (``round_gate`` = g): a payee whose own value in
+   this round is not positive, or is below g times the payees' mean positive value of the
+   round, is paid nothing this round (its standing is kept). Pay follows the evidence of every
+   round, but a history does not pay for a round in which nothing useful was sent.
+4. Clipping is per payee: a negative standing is paid nothing (``clip_negative``); without
    clipping, negative standings count against the round, which then pays out only
    ``budget · max(0, Σ A) / Σ max(0, A)`` (the net gain's share, of the standings before the
    entry cost, which only redistributes) and leaves the rest unspent.
-4. ``allocation="proportional"``: payouts ∝ clipped standings (largest remainder, ``cap``
+5. ``allocation="proportional"``: payouts ∝ clipped standings (largest remainder, ``cap``
    water-filled, :func:`valuation.allocation.allocation`); ``allocation="fli"``: the FLI
    queues (:class:`valuation.fli.FLIQueues`), whose regret and waiting time are carried in
    the same state, by address.
@@ -146,6 +150,9 @@ def settle(
     order_keys = [p.lower() for p in participants]
     payees = n - sum(len(g) - 1 for g in groups)
     clipped = np.maximum(_less_entry_cost(payee_basis, payees, config.identity_cost), 0.0)
+    if config.round_gate > 0.0:
+        contributing = _contributing(_merge_groups(v, groups, priority), payees, config.round_gate)
+        clipped = np.where(contributing, clipped, 0.0)
     regret, waiting = dict(previous.regret), dict(previous.waiting)
     if config.allocation == "fli":
         queues = FLIQueues(n)
@@ -204,6 +211,13 @@ def _less_entry_cost(payee_basis: np.ndarray, payees: int, cost: float) -> np.nd
         return payee_basis
     fee = cost * math.fsum(max(0.0, float(b)) for b in payee_basis) / payees
     return np.where(payee_basis != 0.0, payee_basis - fee, payee_basis)
+
+
+def _contributing(round_values: np.ndarray, payees: int, gate: float) -> np.ndarray:
+    """Which payees contributed this round: a positive value of at least ``gate`` times the
+    payees' mean positive value (correctly rounded with ``math.fsum``, as the entry cost)."""
+    mean = math.fsum(max(0.0, float(x)) for x in round_values) / max(payees, 1)
+    return (round_values > 0.0) & (round_values >= gate * mean)
 
 
 def _net_budget(payee_basis: np.ndarray, config: RoundValuation) -> int:

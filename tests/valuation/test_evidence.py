@@ -205,3 +205,55 @@ def test_a_player_whose_standing_is_exactly_zero_is_settled_not_a_crash() -> Non
 
     assert result.payouts == (1000, 0)
     assert result.basis == (1.0, 0.0)
+
+
+# -- only this round's contributors are paid (round_gate) -----------------------------------
+
+
+def test_a_history_does_not_pay_for_a_round_without_contribution() -> None:
+    # prepare: A earned a large standing, then sends a near-null update this round
+    previous = Evidence(standing={A: 10.0, B: 1.0}, rounds=3)
+    values = [1e-6, 1.0]
+
+    # act
+    gated = settle(values, [A, B], recipe(evidence_decay=0.5, round_gate=0.1), previous)
+    ungated = settle(values, [A, B], recipe(evidence_decay=0.5), previous)
+
+    # assert: the gate pays B alone; A keeps its (decayed) standing for the rounds it contributes
+    assert gated.payouts == (0, 1000)
+    assert ungated.payouts[0] > ungated.payouts[1]  # without it, A's past outweighs B's round
+    assert gated.state.standing[A] == pytest.approx(5.0 + 1e-6)
+    assert gated.basis == ungated.basis
+
+
+def test_the_gate_is_a_fraction_of_the_rounds_mean_positive_value() -> None:
+    # prepare: mean positive value (1 + 1 + 0.3 + 0) / 4 = 0.575; a gate of 0.5 needs 0.2875
+    values = [1.0, 1.0, 0.3, -0.2]
+    config = recipe(evidence_decay=0.0, round_gate=0.5)
+
+    # act
+    result = settle(values, [A, B, C, D], config, Evidence())
+    stricter = settle(values, [A, B, C, D], recipe(evidence_decay=0.0, round_gate=0.6), Evidence())
+
+    # assert
+    assert result.payouts == (435, 435, 130, 0)
+    assert stricter.payouts == (500, 500, 0, 0)
+
+
+def test_when_nobody_contributed_a_round_pays_nothing() -> None:
+    previous = Evidence(standing={A: 4.0, B: 2.0}, rounds=2)
+
+    result = settle([-0.1, -0.3], [A, B], recipe(evidence_decay=1.0, round_gate=0.1), previous)
+
+    assert result.payouts == (0, 0)
+    assert result.unspent == 1000
+    assert result.state.standing == {A: pytest.approx(3.9), B: pytest.approx(1.7)}
+
+
+def test_a_duplicate_group_passes_the_gate_on_its_summed_round_value() -> None:
+    # A and C are one group (A first): 0.02 + 0.5 passes a gate that 0.02 alone would not
+    config = recipe(evidence_decay=0.0, round_gate=0.1)
+
+    result = settle([0.02, 1.0, 0.5], [A, B, C], config, Evidence(), groups=[[0, 2]])
+
+    assert result.payouts[1] > 0 and result.payouts[0] > 0 and result.payouts[2] == 0

@@ -89,18 +89,19 @@ def test_the_policy_resolves_one_round_and_round_trips() -> None:
     assert ValuationConfig.from_dict({}) == ValuationConfig()  # every field has a default
 
 
-def test_the_entry_cost_is_a_fraction_carried_into_every_round_recipe() -> None:
+@pytest.mark.parametrize("name", ["identity_cost", "round_gate"])
+def test_the_sybil_and_quitter_rules_are_fractions_carried_into_every_recipe(name: str) -> None:
     # prepare
-    config = ValuationConfig(identity_cost=0.25)
+    config = ValuationConfig(**{name: 0.25})  # type: ignore[arg-type]
 
     # act
     recipe = config.for_round(3, seed=1, budget=100)
 
     # assert: resolved, recorded, and read back; a record written before it existed means 0
-    assert recipe.identity_cost == 0.25
+    assert getattr(recipe, name) == 0.25
     assert RoundValuation.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
-    older = {k: v for k, v in recipe.to_dict().items() if k != "identity_cost"}
-    assert RoundValuation.from_dict(older).identity_cost == 0.0
+    older = {k: v for k, v in recipe.to_dict().items() if k != name}
+    assert getattr(RoundValuation.from_dict(older), name) == 0.0
     for bad in (-0.1, 1.5, float("nan"), True, "0.1"):
-        with pytest.raises(ValuationConfigError, match="identity_cost"):
-            ValuationConfig(identity_cost=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValuationConfigError, match=name):
+            ValuationConfig(**{name: bad})  # type: ignore[arg-type]

@@ -263,6 +263,28 @@ def test_the_entry_cost_reaches_the_settlement_and_its_recomputation(
     assert "payouts" in {c.field for c in replay(relabelled).mismatches}
 
 
+@pytest.mark.parametrize("gate", [0.0, 0.1])
+def test_a_quitter_is_paid_for_its_history_only_without_the_round_gate(
+    world: dict[str, Any], gate: float
+) -> None:
+    # prepare: an honest round builds standings, then participant 0 sends next to nothing
+    spec = spec_with(round_gate=gate)
+    first = run(world, honest(world), spec)
+    near_null = {k: np.full(v.shape, 1e-7, np.float32) for k, v in world["updates"][0].items()}
+    quitting = [(ADDRESSES[0], near_null, world["counts"][0]), *honest(world)[1:]]
+
+    # act
+    second = run(world, quitting, spec, previous=first, round_=2, theta=new_model(first))
+
+    # assert: its standing is kept either way; it is paid in round 2 only without the gate
+    report = valuation_of(second)
+    assert report.state is not None and report.state.standing[ADDRESSES[0]] > 0
+    paid = second.report.round_payouts.get(ADDRESSES[0], 0)
+    assert (paid == 0) if gate else (paid > 0)
+    assert report.config.round_gate == gate
+    assert replay(report).ok
+
+
 def test_evidence_carries_from_round_to_round(world: dict[str, Any]) -> None:
     # prepare
     spec = spec_with(evidence_decay=0.5)
