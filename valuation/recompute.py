@@ -43,7 +43,7 @@ from valuation.errors import GameError
 from valuation.evidence import Evidence
 from valuation.fairness import fairness_metrics
 from valuation.report import CoalitionUtilities, InputDigests, ValuationReport, coalition_mask
-from valuation.utility import Coalition
+from valuation.utility import CachedUtility, Coalition
 
 Params = Mapping[str, np.ndarray]
 
@@ -386,12 +386,18 @@ class AuditorInputs:
     recomputed it; ``coefficients``/``normalizers``: the aggregation rule's weights;
     ``priority``: the players' commit ranks from the chain. Each given one is compared with the
     report's and used for the recomputation; each missing one is taken from the report.
+    ``evaluated``: the auditor's own valuation of the round, computed from the same updates,
+    previous model and validation data that are passed to :func:`recompute` (e.g. by its own
+    run of the round). When it values the same game under the same recipe as the report (same
+    model, players, counts, weights and config), its coalition scores are reused instead of
+    evaluated a second time; otherwise every score is evaluated here.
     """
 
     previous_state: Evidence | None = None
     coefficients: Sequence[float] | None = None
     normalizers: Sequence[float] | None = None
     priority: Sequence[int] | None = None
+    evaluated: ValuationReport | None = None
 
 
 def recompute(
@@ -459,8 +465,12 @@ def recompute(
         coefficients=coefficients,
         normalizers=normalizers,
     )
+    cached = CachedUtility(utility)
+    if own.evaluated is not None and _same_game(report, own.evaluated, coefficients, normalizers):
+        scores = own.evaluated.utilities.as_dict()
+        cached.prime({_members(mask): value for mask, value in scores.items()})
     outcome = run_valuation(
-        utility,
+        cached,
         updates,
         report.participants,
         report.config,
@@ -469,6 +479,34 @@ def recompute(
     )
     checks += _compare_outcome(report, outcome, tol)
     return RecomputeResult(tuple(checks))
+
+
+def _same_game(
+    report: ValuationReport,
+    evaluated: ValuationReport,
+    coefficients: Sequence[float] | None,
+    normalizers: Sequence[float] | None,
+) -> bool:
+    """Whether ``evaluated`` scored the coalitions of the game ``report`` is recomputed with,
+    and would have asked for the same ones (same recipe): then its scores can stand in."""
+
+    def same(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+        return (a is None and b is None) or (
+            a is not None and b is not None and [float(x) for x in a] == [float(x) for x in b]
+        )
+
+    return (
+        evaluated.model_spec == report.model_spec
+        and list(evaluated.participants) == list(report.participants)
+        and list(evaluated.num_samples) == list(report.num_samples)
+        and evaluated.config == report.config
+        and same(evaluated.coefficients, coefficients)
+        and same(evaluated.normalizers, normalizers)
+    )
+
+
+def _members(mask: int) -> frozenset[int]:
+    return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 def _own_vector(

@@ -9,7 +9,7 @@ advance which coalitions they need (exact, leave-one-out, batches of permutation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -68,6 +68,11 @@ class CachedUtility:
     def cache(self) -> dict[Coalition, float]:
         """Every coalition evaluated so far and its value (read-only by convention)."""
         return self._cache
+
+    def prime(self, known: Mapping[Coalition, float]) -> None:
+        """Take scores already evaluated for *this same game* (same model, updates, weights,
+        validation data and score) as if evaluated here; they are not counted as evaluations."""
+        self._cache.update((frozenset(c), float(v)) for c, v in known.items())
 
     def __call__(self, coalition: Coalition) -> float:
         key = frozenset(coalition)

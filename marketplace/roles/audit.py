@@ -679,6 +679,7 @@ def _check_valuation(
             coefficients=mine.coefficients,
             normalizers=mine.normalizers,
             priority=mine.priority,
+            evaluated=mine,  # scored from the same fetched updates: an honest round is scored once
         )
     checked = recompute(
         report,

@@ -18,7 +18,7 @@ from valuation.config import RoundValuation
 from valuation.errors import ReportError
 from valuation.fairness import fairness_metrics
 from valuation.model_spec import ModelSpec
-from valuation.recompute import Status, recompute, replay
+from valuation.recompute import AuditorInputs, Status, recompute, replay
 from valuation.report import (
     InputDigests,
     Rejection,
@@ -391,3 +391,65 @@ def test_masks_and_coalitions_convert_both_ways() -> None:
     assert mask_coalition(0) == frozenset()
     for mask in range(64):
         assert coalition_mask(mask_coalition(mask)) == mask
+
+
+# -- an auditor's own scores of the same game are reused, never trusted over the report ----
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the coalitions the model utility actually scores."""
+    from valuation.coalition import ModelUtility
+
+    scored: list[int] = []
+    original = ModelUtility.evaluate_many
+
+    def spy(self: ModelUtility, coalitions: Any) -> np.ndarray:
+        scored.append(len(coalitions))
+        return original(self, coalitions)
+
+    monkeypatch.setattr(ModelUtility, "evaluate_many", spy)
+    return scored
+
+
+def test_an_auditors_own_valuation_of_the_same_game_is_not_scored_twice(
+    inputs: dict[str, Any], exact_report: ValuationReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # prepare: the auditor's own valuation of the round (here: the same build)
+    mine = _build(inputs)
+    scored = _counting(monkeypatch)
+
+    # act
+    reused = _recompute(exact_report, inputs, own=AuditorInputs(evaluated=mine))
+    reused_count = sum(scored)
+    fresh = _recompute(exact_report, inputs)
+
+    # assert: same verdict, no coalition scored the second time
+    assert reused.ok and fresh.ok
+    assert reused_count == 0 and sum(scored) == 16
+
+
+def test_reused_scores_still_catch_forged_utilities(
+    inputs: dict[str, Any], exact_report: ValuationReport
+) -> None:
+    # prepare: the report claims other scores than the game's; the auditor's own are honest
+    forged = _edited(exact_report, lambda d: d["utilities"]["values"].__setitem__(3, 0.5))
+
+    # act
+    result = _recompute(forged, inputs, own=AuditorInputs(evaluated=_build(inputs)))
+
+    # assert
+    assert result.check("utilities").status is Status.MISMATCH
+
+
+def test_an_auditor_valuation_under_another_recipe_is_not_reused(
+    inputs: dict[str, Any], exact_report: ValuationReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # prepare: the auditor valued with another score, so its numbers are of another game
+    other = _build(inputs, score="accuracy")
+    scored = _counting(monkeypatch)
+
+    # act
+    result = _recompute(exact_report, inputs, own=AuditorInputs(evaluated=other))
+
+    # assert: everything was scored here, and the honest report still checks out
+    assert result.ok and sum(scored) == 16
