@@ -19,8 +19,9 @@ baselines measured in the same run: ``full_vs_public`` (full audit over public a
 by pair, median), ``audit_vs_settling`` (full audit over the time the aggregator spent
 computing the same rounds) and ``indexer_vs_get_logs`` (sync time over fetching and decoding
 the same logs without writing them). Figures measured on this machine: bench/README.md.
-Last run (defaults, busy machine): public 1.503 s, full 149.618 s (medians of 3),
-full_vs_public 90.88, audit_vs_settling 1.64.
+Last run (defaults, busy machine): public 0.934 s, full 16.867 s (medians of 3),
+full_vs_public 21.14, audit_vs_settling 0.49 (before the full level reused its own coalition
+scores: full 149.618 s, audit_vs_settling 1.64).
 
     python bench/audit.py [--rounds 20] [--participants 10] [--repeats 3] [--json]
 """
