@@ -83,6 +83,10 @@ def test_task_create_list_show_json(devnet: Devnet, tmp_path: Path) -> None:
         "cap=0.5",
         "--valuation-setting",
         "allocation=fli",
+        "--valuation-setting",
+        "identity_cost=0",
+        "--valuation-setting",
+        "round_gate=0.25",
         "--json",
     )
     assert created.returncode == 0, created.stderr
@@ -90,6 +94,7 @@ def test_task_create_list_show_json(devnet: Devnet, tmp_path: Path) -> None:
     facts = task_facts(devnet.client(1), task_id)
     spec = TaskSpec.from_json(devnet.store().cat_bytes(facts.spec_cid))
     assert (spec.valuation.cap, spec.valuation.allocation) == (0.5, "fli")
+    assert (spec.valuation.identity_cost, spec.valuation.round_gate) == (0, 0.25)
     market = json.loads(fedmarket(devnet, "task", "list", "--json").stdout)
     row = next(r for r in market if r["task_id"] == task_id)
     assert row["rounds"] == 2
