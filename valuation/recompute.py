@@ -42,7 +42,13 @@ from valuation.coalition import UTILITY_ABS_TOLERANCE
 from valuation.errors import GameError
 from valuation.evidence import Evidence
 from valuation.fairness import fairness_metrics
-from valuation.report import CoalitionUtilities, InputDigests, ValuationReport, coalition_mask
+from valuation.report import (
+    CoalitionUtilities,
+    InputDigests,
+    ValuationReport,
+    coalition_mask,
+    mask_coalition,
+)
 from valuation.utility import CachedUtility, Coalition
 
 Params = Mapping[str, np.ndarray]
@@ -468,7 +474,7 @@ def recompute(
     cached = CachedUtility(utility)
     if own.evaluated is not None and _same_game(report, own.evaluated, coefficients, normalizers):
         scores = own.evaluated.utilities.as_dict()
-        cached.prime({_members(mask): value for mask, value in scores.items()})
+        cached.prime({mask_coalition(mask): value for mask, value in scores.items()})
     outcome = run_valuation(
         cached,
         updates,
@@ -503,10 +509,6 @@ def _same_game(
         and same(evaluated.coefficients, coefficients)
         and same(evaluated.normalizers, normalizers)
     )
-
-
-def _members(mask: int) -> frozenset[int]:
-    return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 def _own_vector(
